@@ -1,0 +1,238 @@
+// tessera-server: the control plane process. Wires the parts explicitly: storage, watch hub,
+// registry, authentication, REST handler, HTTP server; starts them in order and stops them in
+// reverse on SIGTERM/SIGINT.
+#include <prometheus/registry.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include "apiserver/auth.h"
+#include "apiserver/bootstrap.h"
+#include "apiserver/http_server.h"
+#include "apiserver/kinds/kinds.h"
+#include "apiserver/postgres/pg_storage.h"
+#include "apiserver/registry.h"
+#include "apiserver/rest_api.h"
+#include "apiserver/watch_hub.h"
+#include "common/logging.h"
+#include "common/time_util.h"
+
+namespace {
+
+using namespace tessera;
+using namespace tessera::apiserver;
+
+constexpr char kServerVersion[] = "0.1.0";
+
+struct Flags {
+  std::string listen = "127.0.0.1:8080";
+  std::string db;
+  int dbPoolSize = 8;
+  int ioThreads = 2;
+  std::string tlsCert, tlsKey, tlsCa;
+  bool allowInsecure = false;
+  std::string adminKubeconfig;
+  std::string advertiseUrl;
+  std::string portFile;
+  std::size_t maxBodyBytes = 3 * 1024 * 1024;
+  std::string historyRetention = "1h";
+  std::string auditRetention = "90d";
+  std::string compactInterval = "60s";
+  std::string watchTimeout = "30m";
+  std::string bookmarkInterval = "60s";
+  std::string pollInterval = "250ms";
+  std::string shutdownGrace = "30s";
+  std::string dbConnectTimeout = "30s";
+  std::string authCacheTtl = "10s";
+  std::string logLevel = "info";
+};
+
+std::chrono::milliseconds duration(const std::string& flag, const std::string& v) {
+  auto d = parseDuration(v);
+  if (!d) {
+    std::cerr << "tessera-server: invalid duration for " << flag << ": \"" << v
+              << "\" (use e.g. 250ms, 30s, 5m, 1h, 90d)\n";
+    std::exit(2);
+  }
+  return *d;
+}
+
+bool isLoopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  CLI::App app{"tessera-server: the Tessera control plane (API server)"};
+  app.add_option("--listen", f.listen, "address:port to serve the API on (port 0: any)")
+      ->capture_default_str();
+  app.add_option("--db", f.db, "PostgreSQL connection string or URI (or env TESSERA_DB)");
+  app.add_option("--db-pool-size", f.dbPoolSize, "PostgreSQL connections for requests")
+      ->capture_default_str();
+  app.add_option("--io-threads", f.ioThreads, "HTTP I/O threads")->capture_default_str();
+  app.add_option("--tls-cert", f.tlsCert, "PEM certificate chain: serve HTTPS");
+  app.add_option("--tls-key", f.tlsKey, "PEM private key for --tls-cert");
+  app.add_option("--tls-ca", f.tlsCa,
+                 "PEM CA written into the admin kubeconfig (default: --tls-cert)");
+  app.add_flag("--allow-insecure-http", f.allowInsecure,
+               "allow plain HTTP on a non-loopback address (not recommended)");
+  app.add_option("--admin-kubeconfig", f.adminKubeconfig,
+                 "write an admin kubeconfig here (mode 0600), minting a token if needed");
+  app.add_option("--advertise-url", f.advertiseUrl,
+                 "API URL for the kubeconfig (default: from --listen)");
+  app.add_option("--port-file", f.portFile, "write the bound port here once serving");
+  app.add_option("--max-body-bytes", f.maxBodyBytes, "largest request body (413 above)")
+      ->capture_default_str();
+  app.add_option("--history-retention", f.historyRetention,
+                 "keep object history this long (watch resume window)")
+      ->capture_default_str();
+  app.add_option("--audit-retention", f.auditRetention, "keep audit events this long")
+      ->capture_default_str();
+  app.add_option("--compact-interval", f.compactInterval, "how often to trim history")
+      ->capture_default_str();
+  app.add_option("--watch-timeout", f.watchTimeout, "minimum server-side watch duration")
+      ->capture_default_str();
+  app.add_option("--bookmark-interval", f.bookmarkInterval, "BOOKMARK event spacing")
+      ->capture_default_str();
+  app.add_option("--poll-interval", f.pollInterval,
+                 "change-pump poll period (safety net for NOTIFY)")
+      ->capture_default_str();
+  app.add_option("--shutdown-grace", f.shutdownGrace, "time given to requests in flight on SIGTERM")
+      ->capture_default_str();
+  app.add_option("--db-connect-timeout", f.dbConnectTimeout,
+                 "give up starting if PostgreSQL is unreachable this long")
+      ->capture_default_str();
+  app.add_option("--auth-cache-ttl", f.authCacheTtl, "cache token lookups this long")
+      ->capture_default_str();
+  app.add_option("--log-level", f.logLevel, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  app.set_version_flag("--version", kServerVersion);
+  CLI11_PARSE(app, argc, argv);
+
+  initLogging(f.logLevel);
+  auto log = getLogger("server");
+  if (f.db.empty()) {
+    if (const char* env = std::getenv("TESSERA_DB")) f.db = env;
+  }
+  if (f.db.empty()) {
+    std::cerr << "tessera-server: --db (or TESSERA_DB) is required\n";
+    return 2;
+  }
+  auto colon = f.listen.rfind(':');
+  if (colon == std::string::npos) {
+    std::cerr << "tessera-server: --listen must be address:port\n";
+    return 2;
+  }
+  std::string host = f.listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  int port = std::atoi(f.listen.c_str() + colon + 1);
+  const bool tls = !f.tlsCert.empty();
+  if (!tls && !isLoopback(host) && !f.allowInsecure) {
+    std::cerr << "tessera-server: refusing plain HTTP on " << host
+              << ": give --tls-cert/--tls-key (or --allow-insecure-http)\n";
+    return 2;
+  }
+
+  // Signals are handled by the main thread only (sigwait below).
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  prometheus::Registry metrics;
+  KindRegistry kinds = builtinKinds();
+  WatchHub hub(/*ringCapacity=*/16384, /*queueLimit=*/10000, metrics);
+
+  pg::PgStorageOptions so;
+  so.conninfo = f.db;
+  so.poolSize = f.dbPoolSize;
+  so.historyRetention = std::chrono::duration_cast<std::chrono::seconds>(
+      duration("--history-retention", f.historyRetention));
+  so.auditRetention = std::chrono::duration_cast<std::chrono::seconds>(
+      duration("--audit-retention", f.auditRetention));
+  so.compactInterval = std::chrono::duration_cast<std::chrono::seconds>(
+      duration("--compact-interval", f.compactInterval));
+  so.pollInterval = duration("--poll-interval", f.pollInterval);
+  auto storage = pg::PgStorage::open(so, hub, metrics,
+                                     std::chrono::duration_cast<std::chrono::seconds>(
+                                         duration("--db-connect-timeout", f.dbConnectTimeout)));
+  if (!storage.isOk()) {
+    log->critical("cannot open storage error=\"{}\"", storage.status().message());
+    return 1;
+  }
+
+  Registry registry(kinds, **storage);
+  Authenticator auth(**storage, hub,
+                     std::chrono::duration_cast<std::chrono::seconds>(
+                         duration("--auth-cache-ttl", f.authCacheTtl)));
+  ApiHandlerOptions ho;
+  ho.version = kServerVersion;
+  ho.watchMinTimeout =
+      std::chrono::duration_cast<std::chrono::seconds>(duration("--watch-timeout", f.watchTimeout));
+  ho.bookmarkInterval = std::chrono::duration_cast<std::chrono::seconds>(
+      duration("--bookmark-interval", f.bookmarkInterval));
+  ApiHandler handler(kinds, **storage, hub, registry, auth, metrics, ho);
+
+  HttpServerOptions hso;
+  hso.address = host;
+  hso.port = static_cast<std::uint16_t>(port);
+  hso.ioThreads = f.ioThreads;
+  hso.maxBodyBytes = f.maxBodyBytes;
+  hso.tlsCertFile = f.tlsCert;
+  hso.tlsKeyFile = f.tlsKey;
+  auto http = HttpServer::create(hso, handler, metrics);
+  if (!http.isOk()) {
+    log->critical("cannot start HTTP server error=\"{}\"", http.status().message());
+    (*storage)->stop();
+    return 1;
+  }
+  const std::uint16_t bound = (*http)->port();
+  std::string url = f.advertiseUrl;
+  if (url.empty()) {
+    std::string h = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host;
+    if (h.find(':') != std::string::npos) h = "[" + h + "]";
+    url = std::string(tls ? "https://" : "http://") + h + ":" + std::to_string(bound);
+  }
+
+  if (!f.adminKubeconfig.empty()) {
+    boost::asio::io_context ioc;
+    KubeconfigOptions ko{f.adminKubeconfig, url, f.tlsCa.empty() ? f.tlsCert : f.tlsCa};
+    auto fut = boost::asio::co_spawn(ioc, ensureAdminKubeconfig(registry, **storage, kinds, ko),
+                                     boost::asio::use_future);
+    ioc.run();
+    Status s = fut.get();
+    if (!s.isOk()) {
+      log->critical("cannot write admin kubeconfig error=\"{}\"", s.message());
+      (*storage)->stop();
+      return 1;
+    }
+  }
+
+  (*http)->start();
+  if (!f.portFile.empty()) {
+    std::string tmp = f.portFile + ".tmp";
+    std::ofstream(tmp) << bound << "\n";
+    std::rename(tmp.c_str(), f.portFile.c_str());
+  }
+  log->info("serving url={} tls={} version={}", url, tls, kServerVersion);
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  log->info("shutting down signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  handler.setShuttingDown();
+  hub.closeAll();
+  (*http)->shutdown(duration("--shutdown-grace", f.shutdownGrace));
+  (*storage)->stop();
+  log->info("stopped");
+  return 0;
+}

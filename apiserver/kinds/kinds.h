@@ -1,0 +1,30 @@
+// The kinds Tessera serves. Each function returns one KindInfo; builtinKinds() lists them in
+// discovery order. To add a kind: add a file here and a line in kinds.cc.
+#pragma once
+
+#include "apiserver/kind.h"
+
+namespace tessera::apiserver {
+
+KindInfo clusterKind();
+KindInfo cellKind();
+KindInfo applicationKind();
+KindInfo apiTokenKind();
+KindInfo auditEventKind();
+
+KindRegistry builtinKinds();
+
+// Building blocks shared by the kinds' schemas.
+namespace schemas {
+Schema dnsLabel();      // string, RFC 1123 label
+Schema dnsSubdomain();  // string, RFC 1123 subdomain
+Schema dateTime();      // string, RFC 3339
+Schema conditions();    // []{type, status, reason, message, lastTransitionTime}
+Schema resourceList();  // {cpu, memory, pods}
+/// Value at a dotted path ("spec.region") or null.
+boost::json::value at(const boost::json::object& obj, std::string_view path);
+/// The status of condition `type` ("True"/"False"/"Unknown"), or "Unknown" if absent.
+std::string conditionStatus(const boost::json::object& obj, std::string_view type);
+}  // namespace schemas
+
+}  // namespace tessera::apiserver

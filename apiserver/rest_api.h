@@ -1,0 +1,81 @@
+// ApiHandler: the Kubernetes-style REST API of tessera-server.
+//
+// Routes every request: health and version (no authentication), discovery and OpenAPI,
+// /metrics, and /apis/tessera.io/v1/... resource verbs. For resource verbs it authenticates
+// (bearer token), authorizes (role × kind × verb), negotiates JSON or Table output, and calls
+// the Registry (writes), Storage (lists) or the WatchHub (watch streams). Every error is a
+// Kubernetes Status; every refusal is audited.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "apiserver/auth.h"
+#include "apiserver/discovery.h"
+#include "apiserver/http_types.h"
+#include "apiserver/kind.h"
+#include "apiserver/registry.h"
+#include "apiserver/storage.h"
+#include "apiserver/watch_hub.h"
+
+namespace prometheus {
+class Registry;
+template <typename T>
+class Family;
+class Counter;
+class Histogram;
+}  // namespace prometheus
+
+namespace tessera::apiserver {
+
+struct ApiHandlerOptions {
+  std::string version = "0.1.0";
+  /// Watches without timeoutSeconds end after a random time in [min, 2*min), like Kubernetes,
+  /// so that clients re-establish them (and load spreads) now and then.
+  std::chrono::seconds watchMinTimeout{1800};
+  /// BOOKMARK events (when the client allows them) this often.
+  std::chrono::seconds bookmarkInterval{60};
+  /// Page size of the initial state sent by a watch without resourceVersion.
+  std::size_t watchInitialPage = 500;
+};
+
+class ApiHandler final : public HttpHandler {
+ public:
+  ApiHandler(const KindRegistry& kinds, Storage& storage, WatchHub& hub, Registry& registry,
+             Authenticator& authenticator, prometheus::Registry& metrics,
+             ApiHandlerOptions options);
+
+  Awaitable<std::optional<HttpResponse>> handle(HttpRequest& request,
+                                                ResponseStream& stream) override;
+
+  /// From now on /readyz fails (shutdown has begun).
+  void setShuttingDown() { shuttingDown_ = true; }
+
+  struct Call;  // one request being served (rest_api.cc)
+
+ private:
+  Awaitable<HttpResponse> serveResource(Call& call);
+  Awaitable<HttpResponse> list(Call& call);
+  Awaitable<HttpResponse> listAudit(Call& call);
+  /// Streams the watch; returns a response only when it refuses before streaming.
+  Awaitable<std::optional<HttpResponse>> watch(Call& call, ResponseStream& stream);
+  void finish(const Call& call, int status, std::chrono::steady_clock::time_point started);
+  prometheus::Counter& watchCounter(const std::string& plural);
+
+  const KindRegistry& kinds_;
+  Storage& storage_;
+  WatchHub& hub_;
+  Registry& registry_;
+  Authenticator& auth_;
+  prometheus::Registry& metricsRegistry_;
+  ApiHandlerOptions options_;
+  DiscoveryDocs docs_;
+  std::atomic<bool> shuttingDown_{false};
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Family<prometheus::Histogram>* latency_;
+  prometheus::Family<prometheus::Counter>* watchEvents_;
+};
+
+}  // namespace tessera::apiserver

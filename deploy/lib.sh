@@ -1,0 +1,68 @@
+# Shared helpers for the deploy scripts. Source it; do not run it.
+# shellcheck shell=bash
+
+TESSERA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+
+# Debian packages the build, the local federation and the tests need (see docs/development.md).
+TESSERA_PACKAGES=(
+  build-essential cmake pkg-config ccache git openssl curl ca-certificates
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
+  libpqxx-dev libpq-dev postgresql
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libssl-dev libspdlog-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@";
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@";
+  else die "need root to run: $* (no sudo found)"; fi
+}
+
+# Installs the packages that are missing; does nothing (and needs no network) otherwise.
+install_packages() {
+  local missing=() p
+  for p in "${TESSERA_PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then return 0; fi
+  log "installing ${#missing[@]} missing packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Configures (once) and builds into build/. TESSERA_WERROR=ON turns warnings into errors.
+build_tessera() {
+  local werror="${TESSERA_WERROR:-OFF}"
+  if [ "${CI:-}" = "true" ]; then werror=ON; fi
+  local jobs="${TESSERA_JOBS:-2}"
+  log "configuring (warnings as errors: $werror)"
+  cmake -S "$TESSERA_ROOT" -B "$TESSERA_ROOT/build" -DCMAKE_BUILD_TYPE="${TESSERA_BUILD_TYPE:-RelWithDebInfo}" \
+    -DTESSERA_WERROR="$werror" "$@" >/dev/null
+  log "building with -j$jobs"
+  cmake --build "$TESSERA_ROOT/build" -j "$jobs"
+}
+
+# Runs a command as the owner PostgreSQL needs: the 'postgres' user when we are root
+# (PostgreSQL refuses to run as root), ourselves otherwise.
+as_pg_user() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# A directory PostgreSQL's user can own and reach: $1 if it can, else one under /var/tmp.
+pg_data_parent() {
+  local want="$1"
+  mkdir -p "$want"
+  if [ "$(id -u)" -ne 0 ] || runuser -u postgres -- test -x "$want" 2>/dev/null; then
+    echo "$want"
+  else
+    local alt="/var/tmp/tessera-$(printf '%s' "$want" | sha256sum | cut -c1-12)"
+    mkdir -p "$alt"
+    echo "$alt"
+  fi
+}
