@@ -79,6 +79,8 @@ inline Status resourceExhausted(std::string m) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
+  /// An empty result (kInternal); exists for futures and containers that need a default.
+  Result() : v_(Status(StatusCode::kInternal, "no result")) {}
   Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).isOk());

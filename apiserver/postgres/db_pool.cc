@@ -1,5 +1,7 @@
 #include "apiserver/postgres/db_pool.h"
 
+#include <poll.h>
+
 #include <pqxx/except>
 
 #include "common/logging.h"
@@ -12,6 +14,19 @@ bool& connectionBrokenFlag() {
   return broken;
 }
 }  // namespace detail
+
+namespace {
+
+// An idle pool connection has nothing to read: anything readable (the server's "terminating
+// connection" message, EOF, an error) means it is gone or going. Costs one poll(2) per job.
+bool stillConnected(pqxx::connection& c) {
+  int fd = c.sock();
+  if (fd < 0) return false;
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 0;
+}
+
+}  // namespace
 
 Status classifyCurrentException() {
   try {
@@ -121,6 +136,8 @@ bool DbPool::submit(std::unique_ptr<Job> job) {
 void DbPool::workerLoop(int index) {
   auto log = getLogger("db");
   std::unique_ptr<pqxx::connection> conn;
+  std::uint64_t connGeneration = 0;
+  std::int64_t lastFailureTicks = 0;
   auto nextAttempt = std::chrono::steady_clock::time_point::min();
   Status lastError = unavailable("database not connected yet");
   while (true) {
@@ -137,11 +154,19 @@ void DbPool::workerLoop(int index) {
     }
     auto start = std::chrono::steady_clock::now();
     queueWait_->Observe(std::chrono::duration<double>(start - enqueued).count());
-    if (!conn && start >= nextAttempt) {
+    if (conn && (connGeneration < brokenGeneration_.load() || !stillConnected(*conn))) {
+      conn.reset();  // the database went away while this connection was idle
+      open_.fetch_sub(1);
+      connectionsOpen_->Decrement();
+      nextAttempt = start;
+    }
+    if (!conn && (start >= nextAttempt || lastConnectTicks_.load() > lastFailureTicks)) {
       try {
         auto c = std::make_unique<pqxx::connection>(options_.conninfo);
         if (options_.onConnect) options_.onConnect(*c);
         conn = std::move(c);
+        connGeneration = brokenGeneration_.load();
+        lastConnectTicks_.store(std::chrono::steady_clock::now().time_since_epoch().count());
         open_.fetch_add(1);
         connectionsOpen_->Increment();
         log->info("connected worker={}", index);
@@ -152,6 +177,7 @@ void DbPool::workerLoop(int index) {
         }
         connectFailures_->Increment();
         nextAttempt = start + options_.reconnectBackoff;
+        lastFailureTicks = std::chrono::steady_clock::now().time_since_epoch().count();
         log->warn("connect failed worker={} error=\"{}\"", index, lastError.message());
       }
     }
@@ -159,6 +185,7 @@ void DbPool::workerLoop(int index) {
     job->run(conn.get(), lastError);
     if (conn && detail::connectionBrokenFlag()) {
       log->warn("connection lost worker={}; reconnecting on the next job", index);
+      brokenGeneration_.fetch_add(1);
       conn.reset();
       open_.fetch_sub(1);
       connectionsOpen_->Decrement();

@@ -91,6 +91,12 @@ class DbPool {
   bool stopping_ = false;
   std::vector<std::thread> threads_;
   std::atomic<int> open_{0};
+  /// Bumped whenever a worker finds its connection broken: the database probably restarted,
+  /// so every connection opened before is suspect and is replaced before its next job.
+  std::atomic<std::uint64_t> brokenGeneration_{0};
+  /// When any worker last connected successfully (steady_clock ticks): a worker backing off
+  /// after a failed connect tries again at once if someone connected since.
+  std::atomic<std::int64_t> lastConnectTicks_{0};
 
   prometheus::Gauge* queueDepth_;
   prometheus::Gauge* connectionsOpen_;

@@ -263,7 +263,7 @@ struct PgStorage::Impl {
   void pumpLoop() {
     std::unique_ptr<pqxx::connection> conn;
     std::int64_t last = -1;
-    auto lastNotify = Clock::time_point::min();
+    auto lastNotify = Clock::now() - options.notifyInterval;
     while (true) {
       {
         std::unique_lock lock(mu);
