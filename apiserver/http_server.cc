@@ -184,6 +184,22 @@ struct HttpServer::Impl {
     bool began_ = false;
   };
 
+  // After refusing a request whose body we did not read (413), keep reading and discarding for
+  // a moment so that the client, still sending, gets to read our answer instead of a reset.
+  template <typename Stream>
+  Awaitable<void> drainBeforeClose(Stream& s) {
+    char sink[16384];
+    std::size_t total = 0;
+    beast::get_lowest_layer(s).expires_after(std::chrono::seconds(2));
+    while (total < 64 * 1024 * 1024) {
+      beast::error_code ec;
+      std::size_t n = co_await s.async_read_some(net::buffer(sink),
+                                                 net::redirect_error(net::use_awaitable, ec));
+      if (ec) break;
+      total += n;
+    }
+  }
+
   template <typename Stream>
   Awaitable<void> writeResponse(Stream& s, http::response<http::string_body>& res,
                                 beast::error_code& ec) {
@@ -213,6 +229,22 @@ struct HttpServer::Impl {
       {
         std::lock_guard lock(conn->mu);
         conn->idle = false;
+      }
+      if (ec == http::error::body_limit) {
+        // Content-Length above the limit: refuse before reading the body.
+        protocolErrors->Add({{"reason", "body_too_large"}}).Increment();
+        http::response<http::string_body> res{http::status::payload_too_large, 11};
+        res.set(http::field::content_type, "application/json");
+        res.body() = plainError(
+            413, "RequestEntityTooLarge",
+            "request body exceeds the limit of " + std::to_string(options.maxBodyBytes) + " bytes");
+        res.keep_alive(false);
+        res.prepare_payload();
+        co_await writeResponse(s, res, ec);
+        if (!ec && !beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+          co_await drainBeforeClose(s);
+        }
+        break;
       }
       if (ec == http::error::header_limit) {
         protocolErrors->Add({{"reason", "header_too_large"}}).Increment();
@@ -250,6 +282,9 @@ struct HttpServer::Impl {
         res.keep_alive(false);
         res.prepare_payload();
         co_await writeResponse(s, res, ec);
+        if (!ec && !beast::iequals(hdr[http::field::expect], "100-continue")) {
+          co_await drainBeforeClose(s);
+        }
         break;
       }
       if (beast::iequals(hdr[http::field::expect], "100-continue")) {
@@ -271,6 +306,7 @@ struct HttpServer::Impl {
           res.keep_alive(false);
           res.prepare_payload();
           co_await writeResponse(s, res, ec);
+          if (!ec) co_await drainBeforeClose(s);
         }
         break;
       }

@@ -50,6 +50,8 @@ struct Flags {
   std::string shutdownGrace = "30s";
   std::string dbConnectTimeout = "30s";
   std::string authCacheTtl = "10s";
+  std::string headerTimeout = "10s";
+  std::string idleTimeout = "120s";
   std::string logLevel = "info";
 };
 
@@ -111,6 +113,10 @@ int main(int argc, char** argv) {
                  "give up starting if PostgreSQL is unreachable this long")
       ->capture_default_str();
   app.add_option("--auth-cache-ttl", f.authCacheTtl, "cache token lookups this long")
+      ->capture_default_str();
+  app.add_option("--header-timeout", f.headerTimeout, "a request's header must arrive within this")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", f.idleTimeout, "close keep-alive connections idle this long")
       ->capture_default_str();
   app.add_option("--log-level", f.logLevel, "trace, debug, info, warn, error")
       ->capture_default_str();
@@ -190,6 +196,10 @@ int main(int argc, char** argv) {
   hso.maxBodyBytes = f.maxBodyBytes;
   hso.tlsCertFile = f.tlsCert;
   hso.tlsKeyFile = f.tlsKey;
+  hso.headerTimeout = std::chrono::duration_cast<std::chrono::seconds>(
+      duration("--header-timeout", f.headerTimeout));
+  hso.idleTimeout =
+      std::chrono::duration_cast<std::chrono::seconds>(duration("--idle-timeout", f.idleTimeout));
   auto http = HttpServer::create(hso, handler, metrics);
   if (!http.isOk()) {
     log->critical("cannot start HTTP server error=\"{}\"", http.status().message());

@@ -92,9 +92,10 @@ EventType parseEventType(std::string_view s) {
 // Builds parameter placeholders for dynamic SQL.
 class Params {
  public:
+  /// A text parameter; cast it where another type is needed ("(" + add(x) + ")::bigint").
   std::string add(std::string v) {
     values_.push_back(std::move(v));
-    return "$" + std::to_string(values_.size());
+    return "$" + std::to_string(values_.size()) + "::text";
   }
   const std::vector<std::string>& values() const { return values_; }
 
@@ -109,9 +110,11 @@ std::string labelSql(const LabelSelector& sel, const std::string& body, Params& 
   for (const auto& r : sel.requirements()) {
     const std::string key = p.add(r.key);
     const std::string value = "(" + labels + "->>" + key + ")";
-    std::string list;
-    for (const auto& v : r.values) list += (list.empty() ? "" : ", ") + p.add(v);
     using Op = LabelRequirement::Op;
+    std::string list;  // every parameter added must be used, or PostgreSQL cannot type it
+    if (r.op == Op::kIn || r.op == Op::kNotIn) {
+      for (const auto& v : r.values) list += (list.empty() ? "" : ", ") + p.add(v);
+    }
     switch (r.op) {
       case Op::kEquals:
         sql += " AND " + value + " = " + p.add(r.values[0]);
@@ -575,7 +578,8 @@ Awaitable<Result<ListPage>> PgStorage::list(ListQuery q) {
         " ON p.rv = f.prev_rv WHERE p.type <> 'DELETED' AND (f.namespace, f.name) > (" +
         afterNs + ", " + afterName + ")" + fieldSql(q.fields, "f", p) +
         labelSql(q.labels, "p.body", p) +
-        "), page AS (SELECT * FROM live UNION ALL SELECT * FROM old ORDER BY 1, 2 LIMIT " + limit +
+        "), page AS (SELECT * FROM live UNION ALL SELECT * FROM old ORDER BY 1, 2 LIMIT (" + limit +
+        ")::bigint" +
         ") SELECT w.w, w.settled, w.horizon, page.namespace, page.name, page.body::text "
         "FROM w LEFT JOIN page ON true ORDER BY page.namespace, page.name";
     pqxx::nontransaction tx(c);
@@ -654,7 +658,7 @@ Awaitable<Status> PgStorage::recordAudit(AuditRecord a) {
 Awaitable<Result<AuditPage>> PgStorage::listAudit(AuditQuery q) {
   auto job = [q = std::move(q)](pqxx::connection& c) -> Result<AuditPage> {
     Params p;
-    std::string where = "id > " + p.add(std::to_string(q.afterId));
+    std::string where = "id > (" + p.add(std::to_string(q.afterId)) + ")::bigint";
     for (const auto& r : q.fields.requirements()) {
       std::string col;
       bool numeric = false;
@@ -678,8 +682,8 @@ Awaitable<Result<AuditPage>> PgStorage::listAudit(AuditQuery q) {
                       r.value.find_first_not_of("0123456789") != std::string::npos)) {
         return invalidArgument("field " + r.field + " takes a number, got \"" + r.value + "\"");
       }
-      where += " AND " + col + (r.negate ? " <> " : " = ") + p.add(r.value) +
-               (numeric ? "::bigint" : "");
+      where += " AND " + col + (r.negate ? " <> " : " = ") +
+               (numeric ? "(" + p.add(r.value) + ")::bigint" : p.add(r.value));
     }
     if (q.since)
       where += " AND received_at >= " + p.add(formatRfc3339Micro(*q.since)) + "::timestamptz";
