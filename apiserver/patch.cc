@@ -24,6 +24,33 @@ json::value applyMergePatch(const json::value& target, const json::value& patch)
 
 namespace {
 
+// Equality as RFC 6902 §4.6 defines it for "test": like JSON equality, except that numbers
+// are equal when their values are (1 == 1.0), which boost::json::value's operator== is not.
+bool jsonEqual(const json::value& a, const json::value& b) {
+  if (a.is_number() && b.is_number()) {
+    if (a.is_double() || b.is_double()) return a.to_number<double>() == b.to_number<double>();
+    return a == b;
+  }
+  if (a.is_array() && b.is_array()) {
+    const auto &x = a.get_array(), &y = b.get_array();
+    if (x.size() != y.size()) return false;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (!jsonEqual(x[i], y[i])) return false;
+    }
+    return true;
+  }
+  if (a.is_object() && b.is_object()) {
+    const auto &x = a.get_object(), &y = b.get_object();
+    if (x.size() != y.size()) return false;
+    for (const auto& kv : x) {
+      const json::value* other = y.if_contains(kv.key());
+      if (!other || !jsonEqual(kv.value(), *other)) return false;
+    }
+    return true;
+  }
+  return a == b;
+}
+
 // Parses an RFC 6901 pointer into unescaped reference tokens.
 Result<std::vector<std::string>> parsePointer(std::string_view p) {
   std::vector<std::string> tokens;
@@ -176,7 +203,7 @@ Result<json::value> applyJsonPatch(const json::value& target, const json::value&
       if (*name == "test") {
         auto cur = getAt(doc, *toks);
         if (!cur) return cur.status();
-        if (*cur != *value)
+        if (!jsonEqual(*cur, *value))
           return invalidArgument(where + ": test failed at " + std::string(*path));
         continue;
       }

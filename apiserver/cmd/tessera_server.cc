@@ -51,6 +51,7 @@ struct Flags {
   std::string dbConnectTimeout = "30s";
   std::string authCacheTtl = "10s";
   std::string headerTimeout = "10s";
+  std::size_t watchCacheEvents = 16384;
   std::string idleTimeout = "120s";
   std::string logLevel = "info";
 };
@@ -114,6 +115,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--auth-cache-ttl", f.authCacheTtl, "cache token lookups this long")
       ->capture_default_str();
+  app.add_option("--watch-cache-events", f.watchCacheEvents,
+                 "recent changes kept in memory for resuming watches without a query")
+      ->capture_default_str();
   app.add_option("--header-timeout", f.headerTimeout, "a request's header must arrive within this")
       ->capture_default_str();
   app.add_option("--idle-timeout", f.idleTimeout, "close keep-alive connections idle this long")
@@ -157,7 +161,7 @@ int main(int argc, char** argv) {
 
   prometheus::Registry metrics;
   KindRegistry kinds = builtinKinds();
-  WatchHub hub(/*ringCapacity=*/16384, /*queueLimit=*/10000, metrics);
+  WatchHub hub(std::max<std::size_t>(1, f.watchCacheEvents), /*queueLimit=*/10000, metrics);
 
   pg::PgStorageOptions so;
   so.conninfo = f.db;

@@ -295,6 +295,7 @@ std::optional<std::string> StreamReader::nextLine(std::chrono::milliseconds time
     if (ended_ || !impl_->parser) return std::nullopt;
     if (impl_->parser->is_done()) {
       ended_ = true;
+      cleanEnd_ = true;
       continue;
     }
     if (!impl_->readPending) {

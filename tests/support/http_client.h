@@ -77,6 +77,8 @@ class StreamReader {
   /// The next newline-terminated line, or nullopt on timeout or end of stream (see ended()).
   std::optional<std::string> nextLine(std::chrono::milliseconds timeout);
   bool ended() const { return ended_; }
+  /// The server ended the response properly (the last chunk arrived), as opposed to a reset.
+  bool endedCleanly() const { return cleanEnd_; }
   /// Closes the connection from the client side.
   void close();
 
@@ -86,6 +88,7 @@ class StreamReader {
   int status_ = 0;
   std::string errorBody_;
   bool ended_ = false;
+  bool cleanEnd_ = false;
   std::string pending_;
 };
 

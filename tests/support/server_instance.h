@@ -12,6 +12,17 @@
 namespace tessera::testing {
 
 struct ServerOptions {
+  static ServerOptions withArgs(std::vector<std::string> args) {
+    ServerOptions o;
+    o.extraArgs = std::move(args);
+    return o;
+  }
+  static ServerOptions onDatabase(std::string db) {
+    ServerOptions o;
+    o.database = std::move(db);
+    return o;
+  }
+
   bool tls = false;                    // serve HTTPS with a certificate from a fresh test CA
   std::vector<std::string> extraArgs;  // e.g. {"--history-retention", "1s"}
   std::string database;                // default: a fresh database
