@@ -125,7 +125,12 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", f.logLevel, "trace, debug, info, warn, error")
       ->capture_default_str();
   app.set_version_flag("--version", kServerVersion);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);  // prints help, the version, or the error
+    return code == 0 ? 0 : 2;
+  }
 
   initLogging(f.logLevel);
   auto log = getLogger("server");
