@@ -200,6 +200,26 @@ struct HttpServer::Impl {
     }
   }
 
+  std::string tooLargeMessage() const {
+    return "request body exceeds the limit of " + std::to_string(options.maxBodyBytes) + " bytes";
+  }
+
+  // Answers a request refused below the API (malformed, too large) and ends the connection;
+  // with `drain`, first lets the client finish sending what we will not read.
+  template <typename Stream>
+  Awaitable<void> refuse(Stream& s, int code, std::string reason, std::string metricReason,
+                         std::string message, bool drain) {
+    protocolErrors->Add({{"reason", metricReason}}).Increment();
+    http::response<http::string_body> res{static_cast<http::status>(code), 11};
+    res.set(http::field::content_type, "application/json");
+    res.body() = plainError(code, reason, message);
+    res.keep_alive(false);
+    res.prepare_payload();
+    beast::error_code ec;
+    co_await writeResponse(s, res, ec);
+    if (!ec && drain) co_await drainBeforeClose(s);
+  }
+
   template <typename Stream>
   Awaitable<void> writeResponse(Stream& s, http::response<http::string_body>& res,
                                 beast::error_code& ec) {
@@ -230,64 +250,29 @@ struct HttpServer::Impl {
         std::lock_guard lock(conn->mu);
         conn->idle = false;
       }
+      const bool expectsContinue =
+          beast::iequals(parser.get()[http::field::expect], "100-continue");
       if (ec == http::error::body_limit) {
         // Content-Length above the limit: refuse before reading the body.
-        protocolErrors->Add({{"reason", "body_too_large"}}).Increment();
-        http::response<http::string_body> res{http::status::payload_too_large, 11};
-        res.set(http::field::content_type, "application/json");
-        res.body() = plainError(
-            413, "RequestEntityTooLarge",
-            "request body exceeds the limit of " + std::to_string(options.maxBodyBytes) + " bytes");
-        res.keep_alive(false);
-        res.prepare_payload();
-        co_await writeResponse(s, res, ec);
-        if (!ec && !beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-          co_await drainBeforeClose(s);
-        }
+        co_await refuse(s, 413, "RequestEntityTooLarge", "body_too_large", tooLargeMessage(),
+                        /*drain=*/!expectsContinue);
         break;
       }
       if (ec == http::error::header_limit) {
-        protocolErrors->Add({{"reason", "header_too_large"}}).Increment();
-        http::response<http::string_body> res{http::status::request_header_fields_too_large, 11};
-        res.set(http::field::content_type, "application/json");
-        res.body() = plainError(431, "RequestHeaderFieldsTooLarge", "request header too large");
-        res.keep_alive(false);
-        res.prepare_payload();
-        co_await writeResponse(s, res, ec);
+        co_await refuse(s, 431, "RequestHeaderFieldsTooLarge", "header_too_large",
+                        "request header too large", false);
         break;
       }
       if (ec) {
         if (ec != http::error::end_of_stream && ec != net::error::eof &&
             ec != beast::error::timeout && ec != net::error::operation_aborted &&
             ec != net::ssl::error::stream_truncated && ec != net::error::connection_reset) {
-          protocolErrors->Add({{"reason", "bad_request"}}).Increment();
-          http::response<http::string_body> res{http::status::bad_request, 11};
-          res.set(http::field::content_type, "application/json");
-          res.body() = plainError(400, "BadRequest", "malformed HTTP request: " + ec.message());
-          res.keep_alive(false);
-          res.prepare_payload();
-          co_await writeResponse(s, res, ec);
+          co_await refuse(s, 400, "BadRequest", "bad_request",
+                          "malformed HTTP request: " + ec.message(), false);
         }
         break;
       }
-      auto& hdr = parser.get();
-      if (auto len = parser.content_length(); len && *len > options.maxBodyBytes) {
-        protocolErrors->Add({{"reason", "body_too_large"}}).Increment();
-        http::response<http::string_body> res{http::status::payload_too_large, hdr.version()};
-        res.set(http::field::content_type, "application/json");
-        res.body() =
-            plainError(413, "RequestEntityTooLarge",
-                       "request body of " + std::to_string(*len) + " bytes exceeds the limit of " +
-                           std::to_string(options.maxBodyBytes) + " bytes");
-        res.keep_alive(false);
-        res.prepare_payload();
-        co_await writeResponse(s, res, ec);
-        if (!ec && !beast::iequals(hdr[http::field::expect], "100-continue")) {
-          co_await drainBeforeClose(s);
-        }
-        break;
-      }
-      if (beast::iequals(hdr[http::field::expect], "100-continue")) {
+      if (expectsContinue) {
         http::response<http::empty_body> cont{http::status::continue_, 11};
         beast::get_lowest_layer(s).expires_after(options.writeTimeout);
         co_await http::async_write(s, cont, net::redirect_error(net::use_awaitable, ec));
@@ -296,17 +281,9 @@ struct HttpServer::Impl {
       beast::get_lowest_layer(s).expires_after(options.bodyTimeout);
       co_await http::async_read(s, buffer, parser, net::redirect_error(net::use_awaitable, ec));
       if (ec) {
-        if (ec == http::error::body_limit) {
-          protocolErrors->Add({{"reason", "body_too_large"}}).Increment();
-          http::response<http::string_body> res{http::status::payload_too_large, 11};
-          res.set(http::field::content_type, "application/json");
-          res.body() = plainError(413, "RequestEntityTooLarge",
-                                  "request body exceeds the limit of " +
-                                      std::to_string(options.maxBodyBytes) + " bytes");
-          res.keep_alive(false);
-          res.prepare_payload();
-          co_await writeResponse(s, res, ec);
-          if (!ec) co_await drainBeforeClose(s);
+        if (ec == http::error::body_limit) {  // a chunked body that grew past the limit
+          co_await refuse(s, 413, "RequestEntityTooLarge", "body_too_large", tooLargeMessage(),
+                          true);
         }
         break;
       }
@@ -339,6 +316,21 @@ struct HttpServer::Impl {
     }
   }
 
+  // What shutdown() calls to close a connection: posted to the connection's strand, and a no-op
+  // once the session has let go of its socket.
+  static std::function<void()> closer(net::any_io_executor ex, tcp::socket* raw,
+                                      const std::shared_ptr<Conn>& conn) {
+    std::weak_ptr<Conn> weak = conn;
+    return [ex, raw, weak] {
+      net::post(ex, [raw, weak] {
+        auto c = weak.lock();
+        if (!c || c->socketGone) return;
+        beast::error_code ignored;
+        raw->shutdown(tcp::socket::shutdown_both, ignored);
+      });
+    };
+  }
+
   Awaitable<void> session(tcp::socket socket) {
     auto conn = std::make_shared<Conn>();
     std::string remote;
@@ -357,15 +349,7 @@ struct HttpServer::Impl {
       if (ssl) {
         beast::ssl_stream<beast::tcp_stream> s(beast::tcp_stream(std::move(socket)), *ssl);
         auto* raw = &beast::get_lowest_layer(s).socket();
-        std::weak_ptr<Conn> weak = conn;
-        conn->close = [ex, raw, weak] {
-          net::post(ex, [raw, weak] {
-            auto c = weak.lock();
-            if (!c || c->socketGone) return;
-            beast::error_code ignored;
-            raw->shutdown(tcp::socket::shutdown_both, ignored);
-          });
-        };
+        conn->close = closer(ex, raw, conn);
         beast::get_lowest_layer(s).expires_after(options.headerTimeout);
         beast::error_code ec;
         co_await s.async_handshake(net::ssl::stream_base::server,
@@ -386,15 +370,7 @@ struct HttpServer::Impl {
       } else {
         beast::tcp_stream s(std::move(socket));
         auto* raw = &s.socket();
-        std::weak_ptr<Conn> weak = conn;
-        conn->close = [ex, raw, weak] {
-          net::post(ex, [raw, weak] {
-            auto c = weak.lock();
-            if (!c || c->socketGone) return;
-            beast::error_code ignored;
-            raw->shutdown(tcp::socket::shutdown_both, ignored);
-          });
-        };
+        conn->close = closer(ex, raw, conn);
         co_await serve(s, conn, remote);
         beast::error_code ignored;
         s.socket().shutdown(tcp::socket::shutdown_send, ignored);

@@ -72,6 +72,29 @@ std::optional<ApiError> checkEnvelope(const KindInfo& k, const json::object& o) 
   return std::nullopt;
 }
 
+// Parses a request body and checks apiVersion/kind.
+std::optional<ApiError> parseEnvelope(const KindInfo& k, std::string_view body, json::value& out) {
+  if (auto e = parseObject(body, out)) return e;
+  return checkEnvelope(k, out.get_object());
+}
+
+// The namespace in the body must be empty or the one of the path; it is then set (namespaced
+// kinds) or removed (cluster-scoped kinds).
+std::optional<ApiError> reconcileNamespace(const KindInfo& k, json::object& meta,
+                                           const std::string& ns) {
+  const std::string bodyNs = stringAt(meta, "namespace");
+  if (!k.namespaced) {
+    meta.erase("namespace");
+    return std::nullopt;
+  }
+  if (!bodyNs.empty() && bodyNs != ns) {
+    return ApiError::badRequest("the namespace of the provided object (" + bodyNs +
+                                ") does not match the namespace sent on the request (" + ns + ")");
+  }
+  meta["namespace"] = ns;
+  return std::nullopt;
+}
+
 enum class Part { kSpec, kStatus };
 
 // Checks what the client sent for one part (spec or status) plus metadata and the envelope's
@@ -227,23 +250,14 @@ Awaitable<Outcome> Registry::create(const KindInfo& kind, std::string ns, std::s
                                     const RequestContext& ctx, WriteOptions opts) {
   constexpr std::string_view verb = "create";
   json::value v;
-  if (auto e = parseObject(body, v)) co_return co_await fail(*e, kind, ns, "", ctx, verb, opts);
+  if (auto e = parseEnvelope(kind, body, v))
+    co_return co_await fail(*e, kind, ns, "", ctx, verb, opts);
   auto& o = v.get_object();
-  if (auto e = checkEnvelope(kind, o)) co_return co_await fail(*e, kind, ns, "", ctx, verb, opts);
   auto& meta = metadataOf(o);
   std::string name = stringAt(meta, "name");
   const std::string generateName = stringAt(meta, "generateName");
-  const std::string bodyNs = stringAt(meta, "namespace");
-  if (kind.namespaced) {
-    if (!bodyNs.empty() && bodyNs != ns) {
-      co_return co_await fail(
-          ApiError::badRequest("the namespace of the provided object (" + bodyNs +
-                               ") does not match the namespace sent on the request (" + ns + ")"),
-          kind, ns, name, ctx, verb, opts);
-    }
-    meta["namespace"] = ns;
-  } else {
-    meta.erase("namespace");
+  if (auto e = reconcileNamespace(kind, meta, ns)) {
+    co_return co_await fail(*e, kind, ns, name, ctx, verb, opts);
   }
   if (!stringAt(meta, "resourceVersion").empty()) {
     co_return co_await fail(
@@ -317,9 +331,9 @@ Awaitable<Outcome> Registry::update(const KindInfo& kind, std::string ns, std::s
                                     WriteOptions opts) {
   constexpr std::string_view verb = "update";
   json::value v;
-  if (auto e = parseObject(body, v)) co_return co_await fail(*e, kind, ns, name, ctx, verb, opts);
+  if (auto e = parseEnvelope(kind, body, v))
+    co_return co_await fail(*e, kind, ns, name, ctx, verb, opts);
   auto& o = v.get_object();
-  if (auto e = checkEnvelope(kind, o)) co_return co_await fail(*e, kind, ns, name, ctx, verb, opts);
   auto& meta = metadataOf(o);
   const std::string bodyName = stringAt(meta, "name");
   if (!bodyName.empty() && bodyName != name) {
@@ -329,12 +343,8 @@ Awaitable<Outcome> Registry::update(const KindInfo& kind, std::string ns, std::s
         kind, ns, name, ctx, verb, opts);
   }
   meta["name"] = name;
-  const std::string bodyNs = stringAt(meta, "namespace");
-  if (kind.namespaced && !bodyNs.empty() && bodyNs != ns) {
-    co_return co_await fail(
-        ApiError::badRequest("the namespace of the provided object (" + bodyNs +
-                             ") does not match the namespace sent on the request (" + ns + ")"),
-        kind, ns, name, ctx, verb, opts);
+  if (auto e = reconcileNamespace(kind, meta, ns)) {
+    co_return co_await fail(*e, kind, ns, name, ctx, verb, opts);
   }
   const std::string rvText = stringAt(meta, "resourceVersion");
   auto expected = parseResourceVersion(rvText);
