@@ -58,7 +58,9 @@ bool decode(std::string_view in, std::string& out, bool url) {
   out.clear();
   unsigned acc = 0;
   int bits = 0;
-  for (char c : in) {
+  std::size_t n = 0;  // alphabet characters before any padding
+  for (; n < in.size(); ++n) {
+    const char c = in[n];
     int v;
     if (c >= 'A' && c <= 'Z')
       v = c - 'A';
@@ -79,6 +81,15 @@ bool decode(std::string_view in, std::string& out, bool url) {
     if (bits >= 8) {
       bits -= 8;
       out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  if (n % 4 == 1) return false;  // a lone trailing character encodes no byte
+  if (n < in.size()) {
+    // Padding: only '=' may follow, and it must complete the last group of four.
+    const std::size_t pad = in.size() - n;
+    if (n % 4 == 0 || in.substr(n).find_first_not_of('=') != std::string_view::npos ||
+        (n + pad) % 4 != 0) {
+      return false;
     }
   }
   return true;

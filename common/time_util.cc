@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <limits>
 
 namespace tessera {
 namespace {
@@ -15,6 +16,12 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
   }
   out = v;
   return true;
+}
+
+int daysInMonth(int year, int mon) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return mon == 2 && leap ? 29 : kDays[mon - 1];
 }
 
 std::string format(SystemTime t, bool micro) {
@@ -54,7 +61,11 @@ std::optional<SystemTime> parseRfc3339(std::string_view s) {
       !digits(s, 17, 2, sec)) {
     return std::nullopt;
   }
-  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) {
+  // system_clock counts nanoseconds in 64 bits: it cannot represent years outside about
+  // 1678-2262, and we would rather refuse such times than wrap them around.
+  if (year < 1678 || year > 2261) return std::nullopt;
+  if (mon < 1 || mon > 12 || day < 1 || day > daysInMonth(year, mon) || hour > 23 || min > 59 ||
+      sec > 60) {
     return std::nullopt;
   }
   std::size_t pos = 19;
@@ -81,7 +92,7 @@ std::optional<SystemTime> parseRfc3339(std::string_view s) {
   } else if (s[pos] == '+' || s[pos] == '-') {
     int oh, om;
     if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !digits(s, pos + 4, 2, om)) {
+        !digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
       return std::nullopt;
     }
     offset = (oh * 3600L + om * 60L) * (s[pos] == '+' ? 1 : -1);
@@ -112,13 +123,21 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view s) {
   }
   if (i == 0) return std::nullopt;
   std::string_view unit = s.substr(i);
-  using namespace std::chrono;
-  if (unit.empty() || unit == "s") return duration_cast<milliseconds>(seconds(n));
-  if (unit == "ms") return milliseconds(n);
-  if (unit == "m") return duration_cast<milliseconds>(minutes(n));
-  if (unit == "h") return duration_cast<milliseconds>(hours(n));
-  if (unit == "d") return duration_cast<milliseconds>(hours(24 * n));
-  return std::nullopt;
+  long long msPerUnit;
+  if (unit.empty() || unit == "s")
+    msPerUnit = 1000;
+  else if (unit == "ms")
+    msPerUnit = 1;
+  else if (unit == "m")
+    msPerUnit = 60 * 1000;
+  else if (unit == "h")
+    msPerUnit = 3600 * 1000;
+  else if (unit == "d")
+    msPerUnit = 24 * 3600 * 1000;
+  else
+    return std::nullopt;
+  if (n > std::numeric_limits<long long>::max() / msPerUnit) return std::nullopt;
+  return std::chrono::milliseconds(n * msPerUnit);
 }
 
 std::string humanAge(std::chrono::seconds age) {

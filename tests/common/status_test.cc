@@ -55,6 +55,8 @@ TEST(StatusTest, EveryCodeHasADistinctName) {
   EXPECT_EQ(statusCodeName(StatusCode::kInternal), "Internal");
 }
 
+// Built in a function: GCC 12 warns falsely (-Wmaybe-uninitialized) on a Result<int>
+// initialized in place and destroyed in the same scope.
 Result<int> fortyTwo() {
   return 42;
 }

@@ -20,20 +20,15 @@ constexpr std::int64_t k20261127T073435 = 1795764875;  // 2026-11-27T07:34:35Z
 
 // --- formatting ---
 
-TEST(FormatRfc3339Test, FormatsTheEpoch) {
+TEST(FormatRfc3339Test, PrintsWholeSecondsInUtc) {
   EXPECT_EQ(formatRfc3339(fromUnix(0)), "1970-01-01T00:00:00Z");
-}
-
-TEST(FormatRfc3339Test, FormatsAKnownInstant) {
   EXPECT_EQ(formatRfc3339(fromUnix(k20261127T073435)), "2026-11-27T07:34:35Z");
-}
-
-TEST(FormatRfc3339Test, DropsFractionalSeconds) {
   EXPECT_EQ(formatRfc3339(fromUnix(k20261127T073435) + milliseconds(999)), "2026-11-27T07:34:35Z");
 }
 
 TEST(FormatRfc3339Test, FloorsInstantsBeforeTheEpoch) {
   EXPECT_EQ(formatRfc3339(fromUnix(0) - milliseconds(500)), "1969-12-31T23:59:59Z");
+  EXPECT_EQ(formatRfc3339Micro(fromUnix(0) - milliseconds(500)), "1969-12-31T23:59:59.500000Z");
 }
 
 TEST(FormatRfc3339MicroTest, PrintsSixFractionDigits) {
@@ -41,76 +36,37 @@ TEST(FormatRfc3339MicroTest, PrintsSixFractionDigits) {
             "2026-11-27T07:34:35.123456Z");
   EXPECT_EQ(formatRfc3339Micro(fromUnix(k20261127T073435) + microseconds(7)),
             "2026-11-27T07:34:35.000007Z");
-}
-
-TEST(FormatRfc3339MicroTest, PrintsZeroFraction) {
   EXPECT_EQ(formatRfc3339Micro(fromUnix(0)), "1970-01-01T00:00:00.000000Z");
-}
-
-TEST(FormatRfc3339MicroTest, FractionBeforeTheEpochIsPositive) {
-  EXPECT_EQ(formatRfc3339Micro(fromUnix(0) - milliseconds(500)), "1969-12-31T23:59:59.500000Z");
 }
 
 // --- parsing ---
 
 TEST(ParseRfc3339Test, ParsesUtc) {
-  auto t = parseRfc3339("2026-11-27T07:34:35Z");
-  ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(*t, fromUnix(k20261127T073435));
+  EXPECT_EQ(parseRfc3339("2026-11-27T07:34:35Z"), fromUnix(k20261127T073435));
+  EXPECT_EQ(parseRfc3339("2026-11-27t07:34:35z"), fromUnix(k20261127T073435));
 }
 
-TEST(ParseRfc3339Test, AcceptsLowerCaseSeparators) {
-  auto t = parseRfc3339("2026-11-27t07:34:35z");
-  ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(*t, fromUnix(k20261127T073435));
+TEST(ParseRfc3339Test, AppliesNumericOffsets) {
+  EXPECT_EQ(parseRfc3339("2026-11-27T09:34:35+02:00"), fromUnix(k20261127T073435));
+  EXPECT_EQ(parseRfc3339("2026-11-27T02:04:35-05:30"), fromUnix(k20261127T073435));
+  EXPECT_EQ(parseRfc3339("2026-11-26T23:34:35-08:00"), fromUnix(k20261127T073435));
+  EXPECT_EQ(parseRfc3339("2026-11-27T07:34:35+00:00"), fromUnix(k20261127T073435));
 }
 
-TEST(ParseRfc3339Test, PositiveOffsetIsAheadOfUtc) {
-  auto t = parseRfc3339("2026-11-27T09:34:35+02:00");
-  ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(*t, fromUnix(k20261127T073435));
+TEST(ParseRfc3339Test, ParsesFractionsToMicroseconds) {
+  const SystemTime base = fromUnix(k20261127T073435);
+  EXPECT_EQ(parseRfc3339("2026-11-27T07:34:35.123456Z"), base + microseconds(123456));
+  EXPECT_EQ(parseRfc3339("2026-11-27T07:34:35.5Z"), base + milliseconds(500));
+  EXPECT_EQ(parseRfc3339("2026-11-27T08:34:35.25+01:00"), base + milliseconds(250));
 }
 
-TEST(ParseRfc3339Test, NegativeOffsetWithMinutesIsBehindUtc) {
-  auto t = parseRfc3339("2026-11-27T02:04:35-05:30");
-  ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(*t, fromUnix(k20261127T073435));
-}
-
-TEST(ParseRfc3339Test, OffsetMayCrossTheDateLine) {
-  auto t = parseRfc3339("2026-11-26T23:34:35-08:00");
-  ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(*t, fromUnix(k20261127T073435));
-}
-
-TEST(ParseRfc3339Test, ParsesMicrosecondFraction) {
-  auto t = parseRfc3339("2026-11-27T07:34:35.123456Z");
-  ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(*t, fromUnix(k20261127T073435) + microseconds(123456));
-}
-
-TEST(ParseRfc3339Test, ShortFractionIsScaled) {
-  auto t = parseRfc3339("2026-11-27T07:34:35.5Z");
-  ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(*t, fromUnix(k20261127T073435) + milliseconds(500));
-}
-
-TEST(ParseRfc3339Test, NanosecondFractionIsTruncatedToMicroseconds) {
-  auto t = parseRfc3339("2026-11-27T07:34:35.123456789Z");
-  ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(*t, fromUnix(k20261127T073435) + microseconds(123456));
-}
-
-TEST(ParseRfc3339Test, FractionWithOffset) {
-  auto t = parseRfc3339("2026-11-27T08:34:35.25+01:00");
-  ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(*t, fromUnix(k20261127T073435) + milliseconds(250));
+TEST(ParseRfc3339Test, TruncatesNanosecondsToMicroseconds) {
+  EXPECT_EQ(parseRfc3339("2026-11-27T07:34:35.123456789Z"),
+            fromUnix(k20261127T073435) + microseconds(123456));
 }
 
 TEST(ParseRfc3339Test, AcceptsLeapDayOfALeapYear) {
-  auto t = parseRfc3339("2024-02-29T12:00:00Z");
-  ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(*t, fromUnix(1709208000));
+  EXPECT_EQ(parseRfc3339("2024-02-29T12:00:00Z"), fromUnix(1709208000));
 }
 
 TEST(ParseRfc3339Test, RoundTripsFormatRfc3339Micro) {
@@ -120,25 +76,13 @@ TEST(ParseRfc3339Test, RoundTripsFormatRfc3339Micro) {
   EXPECT_EQ(*parsed, t);
 }
 
-TEST(ParseRfc3339Test, RejectsMissingParts) {
-  EXPECT_FALSE(parseRfc3339(""));
-  EXPECT_FALSE(parseRfc3339("2026-11-27"));
-  EXPECT_FALSE(parseRfc3339("2026-11-27T07:34"));
-  EXPECT_FALSE(parseRfc3339("2026-11-27T07:34:35"));  // no zone
-  EXPECT_FALSE(parseRfc3339("2026-11-27T07:34:35."));
-  EXPECT_FALSE(parseRfc3339("2026-11-27T07:34:35.Z"));
-}
-
-TEST(ParseRfc3339Test, RejectsWrongSeparators) {
-  EXPECT_FALSE(parseRfc3339("2026-11-27 07:34:35Z"));
-  EXPECT_FALSE(parseRfc3339("2026/11/27T07:34:35Z"));
-  EXPECT_FALSE(parseRfc3339("2026-11-27T07.34.35Z"));
-}
-
-TEST(ParseRfc3339Test, RejectsNonDigits) {
-  EXPECT_FALSE(parseRfc3339("2O26-11-27T07:34:35Z"));
-  EXPECT_FALSE(parseRfc3339("2026-11-27T07:3a:35Z"));
-  EXPECT_FALSE(parseRfc3339("+026-11-27T07:34:35Z"));
+TEST(ParseRfc3339Test, RejectsMalformedLayouts) {
+  for (const char* bad : {"", "2026-11-27", "2026-11-27T07:34", "2026-11-27T07:34:35",
+                          "2026-11-27T07:34:35.", "2026-11-27T07:34:35.Z", "2026-11-27 07:34:35Z",
+                          "2026/11/27T07:34:35Z", "2026-11-27T07.34.35Z", "2O26-11-27T07:34:35Z",
+                          "2026-11-27T07:3a:35Z", "+026-11-27T07:34:35Z"}) {
+    EXPECT_EQ(parseRfc3339(bad), std::nullopt) << bad;
+  }
 }
 
 TEST(ParseRfc3339Test, RejectsOutOfRangeFields) {
@@ -195,13 +139,10 @@ TEST(ParseDurationTest, PlainNumberIsSeconds) {
   EXPECT_EQ(parseDuration("0"), milliseconds(0));
 }
 
-TEST(ParseDurationTest, RejectsEmptyAndUnitOnly) {
+TEST(ParseDurationTest, RejectsMalformedDurations) {
   EXPECT_FALSE(parseDuration(""));
   EXPECT_FALSE(parseDuration("s"));
   EXPECT_FALSE(parseDuration("ms"));
-}
-
-TEST(ParseDurationTest, RejectsUnknownUnitsAndForms) {
   EXPECT_FALSE(parseDuration("5x"));
   EXPECT_FALSE(parseDuration("5 s"));
   EXPECT_FALSE(parseDuration("-5s"));
@@ -227,31 +168,19 @@ TEST(ParseDurationTest, LargeValuesThatFitAreExact) {
 
 // --- ages ---
 
-TEST(HumanAgeTest, SecondsBelowTwoMinutes) {
+TEST(HumanAgeTest, SwitchesToTheLargerUnitAtTwoOfIt) {
   EXPECT_EQ(humanAge(seconds(0)), "0s");
   EXPECT_EQ(humanAge(seconds(45)), "45s");
   EXPECT_EQ(humanAge(seconds(119)), "119s");
-}
-
-TEST(HumanAgeTest, MinutesBelowTwoHours) {
   EXPECT_EQ(humanAge(seconds(120)), "2m");
   EXPECT_EQ(humanAge(minutes(12) + seconds(59)), "12m");
   EXPECT_EQ(humanAge(hours(2) - seconds(1)), "119m");
-}
-
-TEST(HumanAgeTest, HoursBelowTwoDays) {
   EXPECT_EQ(humanAge(hours(2)), "2h");
   EXPECT_EQ(humanAge(hours(5) + minutes(59)), "5h");
   EXPECT_EQ(humanAge(hours(48) - seconds(1)), "47h");
-}
-
-TEST(HumanAgeTest, DaysBelowTwoYears) {
   EXPECT_EQ(humanAge(hours(48)), "2d");
   EXPECT_EQ(humanAge(hours(24 * 3 + 5)), "3d");
   EXPECT_EQ(humanAge(hours(24 * 729)), "729d");
-}
-
-TEST(HumanAgeTest, YearsFromTwoYears) {
   EXPECT_EQ(humanAge(hours(24 * 730)), "2y");
   EXPECT_EQ(humanAge(hours(24 * 365 * 10)), "10y");
 }
@@ -259,6 +188,19 @@ TEST(HumanAgeTest, YearsFromTwoYears) {
 TEST(HumanAgeTest, NegativeAgeIsZero) {
   // Clock skew between servers can make a creation time lie in the future.
   EXPECT_EQ(humanAge(seconds(-30)), "0s");
+}
+
+}  // namespace
+}  // namespace tessera
+
+namespace tessera {
+namespace {
+
+TEST(ParseRfc3339Range, RefusesYearsTheClockCannotHold) {
+  EXPECT_FALSE(parseRfc3339("2999-01-01T00:00:00Z").has_value());
+  EXPECT_FALSE(parseRfc3339("1500-01-01T00:00:00Z").has_value());
+  ASSERT_TRUE(parseRfc3339("2200-01-01T00:00:00Z").has_value());
+  EXPECT_EQ(formatRfc3339(*parseRfc3339("2200-01-01T00:00:00Z")), "2200-01-01T00:00:00Z");
 }
 
 }  // namespace

@@ -43,6 +43,8 @@ TEST(LabelSelectorParseTest, EmptyStringSelectsEverything) {
   auto sel = mustParse("");
   EXPECT_TRUE(sel.empty());
   EXPECT_TRUE(sel.matches(nullptr));
+  json::object labels = parseObject(R"({"a": "b"})");
+  EXPECT_TRUE(sel.matches(&labels));
   EXPECT_TRUE(mustParse("   ").empty());
 }
 
@@ -52,13 +54,10 @@ TEST(LabelSelectorParseTest, ParsesEquality) {
   EXPECT_EQ(sel.requirements()[0].key, "tier");
   EXPECT_EQ(sel.requirements()[0].op, Op::kEquals);
   EXPECT_THAT(sel.requirements()[0].values, ElementsAre("web"));
-}
-
-TEST(LabelSelectorParseTest, DoubleEqualsIsEquality) {
-  auto sel = mustParse("tier==web");
-  ASSERT_EQ(sel.requirements().size(), 1u);
-  EXPECT_EQ(sel.requirements()[0].op, Op::kEquals);
-  EXPECT_THAT(sel.requirements()[0].values, ElementsAre("web"));
+  auto doubled = mustParse("tier==web");
+  ASSERT_EQ(doubled.requirements().size(), 1u);
+  EXPECT_EQ(doubled.requirements()[0].op, Op::kEquals);
+  EXPECT_THAT(doubled.requirements()[0].values, ElementsAre("web"));
 }
 
 TEST(LabelSelectorParseTest, ParsesInequality) {
@@ -149,17 +148,11 @@ TEST(LabelSelectorParseTest, RejectsInvalidValues) {
   expectParseError("tier=" + std::string(64, 'v'), "invalid label value");
 }
 
-TEST(LabelSelectorParseTest, RejectsAnEmptyValueSet) {
+TEST(LabelSelectorParseTest, RejectsMalformedValueSets) {
   expectParseError("zone in ()", "values set can't be empty");
   expectParseError("zone notin ()", "values set can't be empty");
-}
-
-TEST(LabelSelectorParseTest, RejectsAnUnterminatedValueSet) {
   expectParseError("zone in (dc-a", "expected ',' or ')'");
   expectParseError("zone in (dc-a dc-b)", "expected ',' or ')'");
-}
-
-TEST(LabelSelectorParseTest, RejectsSetOperatorWithoutParentheses) {
   expectParseError("zone in dc-a", "unexpected text");
 }
 
@@ -188,10 +181,7 @@ TEST(LabelSelectorMatchTest, EqualityNeedsTheKeyWithThatValue) {
   EXPECT_FALSE(selects("tier=web", R"({"tier": "db"})"));
   EXPECT_FALSE(selects("tier=web", R"({})"));
   EXPECT_TRUE(selects("tier==web", R"({"tier": "web"})"));
-}
-
-TEST(LabelSelectorMatchTest, EqualityIsCaseSensitive) {
-  EXPECT_FALSE(selects("tier=web", R"({"tier": "Web"})"));
+  EXPECT_FALSE(selects("tier=web", R"({"tier": "Web"})"));  // case-sensitive
   EXPECT_FALSE(selects("Tier=web", R"({"tier": "web"})"));
 }
 
@@ -252,11 +242,6 @@ TEST(LabelSelectorMatchTest, EmptyValueEqualityMatchesAnEmptyLabel) {
   EXPECT_TRUE(selects("tier=", R"({"tier": ""})"));
   EXPECT_FALSE(selects("tier=", R"({"tier": "web"})"));
   EXPECT_FALSE(selects("tier=", R"({})"));
-}
-
-TEST(LabelSelectorMatchTest, EmptySelectorMatchesAnything) {
-  EXPECT_TRUE(selects("", R"({"a": "b"})"));
-  EXPECT_TRUE(selects("", R"({})"));
 }
 
 // --- field selectors ---
