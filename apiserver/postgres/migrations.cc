@@ -201,6 +201,32 @@ BEGIN
 END
 $$;
 )SQL"},
+      {2, "leaner write path: history found by version only; settled watermark for lists",
+       R"SQL(
+-- Every index on tessera.revisions is paid on every write. Readers find history by version
+-- (the primary key) and the compactor walks versions too, so these two go.
+DROP INDEX tessera.revisions_by_key;
+DROP INDEX tessera.revisions_by_time;
+
+-- The compactor records (time, watermark) at every run; the horizon for a retention R is the
+-- newest watermark recorded more than R ago. compacted_to is how far superseded revisions
+-- have been deleted (the horizon moves first, for readers; deletion catches up after).
+CREATE TABLE tessera.rv_clock (
+  recorded_at timestamptz PRIMARY KEY,
+  rv          bigint NOT NULL
+);
+ALTER TABLE tessera.compaction ADD COLUMN compacted_to bigint NOT NULL DEFAULT 0;
+
+-- Like wait_settled, then returns the settled watermark: every version up to it belongs to a
+-- finished transaction, and every write acknowledged before the call is at or below it.
+CREATE FUNCTION tessera.settled_watermark(p_timeout_ms int) RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM tessera.wait_settled(p_timeout_ms);
+  RETURN pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1;
+END
+$$;
+)SQL"},
   };
   return kMigrations;
 }

@@ -76,7 +76,7 @@ void prepareStatements(pqxx::connection& c, std::chrono::milliseconds statementT
   c.prepare("audit", kAuditSql);
   c.prepare("credential", kCredentialSql);
   c.prepare("changes", kChangesSql);
-  c.prepare("settle", "SELECT tessera.wait_settled($1)");
+  c.prepare("settle", "SELECT tessera.settled_watermark($1)");
 }
 
 std::string timestampParam(SystemTime t) {
@@ -393,29 +393,53 @@ struct PgStorage::Impl {
         }
       }
     } unlock{tx};
+    // Record where the watermark is now, then take as horizon the newest watermark recorded
+    // more than `retention` ago.
+    tx.exec0(
+        "INSERT INTO tessera.rv_clock (recorded_at, rv) VALUES (clock_timestamp(), "
+        "pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1) ON CONFLICT DO NOTHING");
+    const double secs = static_cast<double>(retention.count());
     auto h = tx.exec_params1(
-                   "SELECT coalesce((SELECT rv FROM tessera.revisions WHERE created_at < now() - "
-                   "make_interval(secs => $1) ORDER BY created_at DESC LIMIT 1), 0)",
-                   static_cast<double>(retention.count()))[0]
+                   "SELECT coalesce(max(rv), 0) FROM tessera.rv_clock "
+                   "WHERE recorded_at <= clock_timestamp() - make_interval(secs => $1)",
+                   secs)[0]
                  .as<std::int64_t>();
     tx.exec_params0(
         "UPDATE tessera.compaction SET horizon = $1, compacted_at = now() WHERE horizon < $1", h);
-    std::int64_t horizon = tx.exec1("SELECT horizon FROM tessera.compaction")[0].as<std::int64_t>();
+    auto state = tx.exec1("SELECT horizon, compacted_to FROM tessera.compaction");
+    const std::int64_t horizon = state[0].as<std::int64_t>();
+    std::int64_t cursor = state[1].as<std::int64_t>();
     long long removed = 0;
-    while (true) {
-      // Small batches: a long transaction would hold back every watch (see docs/storage.md).
-      auto r = tx.exec_params(
-          "DELETE FROM tessera.revisions WHERE rv IN ("
-          " SELECT r.rv FROM tessera.revisions r WHERE r.rv < $1 AND (r.type = 'DELETED' OR "
-          "  EXISTS (SELECT 1 FROM tessera.revisions n WHERE n.kind = r.kind AND "
-          "   n.namespace = r.namespace AND n.name = r.name AND n.rv > r.rv AND n.rv <= $1))"
-          " LIMIT 1000)",
-          horizon);
-      removed += r.affected_rows();
-      if (r.affected_rows() < 1000) break;
+    // Walk the revisions between where the last pass stopped and the horizon: each one
+    // supersedes its predecessor (prev_rv), and a deletion at or below the horizon leaves
+    // nothing to keep. The latest version of every object stays. Small batches, each its own
+    // transaction: a long one would hold back every watch (see docs/storage.md).
+    while (cursor < horizon) {
+      pqxx::result batch = tx.exec_params(
+          "SELECT rv, prev_rv, type FROM tessera.revisions WHERE rv > $1 AND rv <= $2 "
+          "ORDER BY rv LIMIT 1000",
+          cursor, horizon);
+      std::string ids;
+      for (const auto& row : batch) {
+        if (!row[1].is_null()) ids += (ids.empty() ? "" : ",") + row[1].as<std::string>();
+        if (row[2].as<std::string>() == "DELETED") {
+          ids += (ids.empty() ? "" : ",") + row[0].as<std::string>();
+        }
+      }
+      if (!ids.empty()) {
+        removed += tx.exec_params("DELETE FROM tessera.revisions WHERE rv = ANY($1::bigint[])",
+                                  "{" + ids + "}")
+                       .affected_rows();
+      }
+      cursor = batch.empty() ? horizon : batch[batch.size() - 1][0].as<std::int64_t>();
+      tx.exec_params0("UPDATE tessera.compaction SET compacted_to = $1", cursor);
       std::lock_guard lock(mu);
       if (stopping) break;
     }
+    tx.exec_params0(
+        "DELETE FROM tessera.rv_clock WHERE recorded_at < clock_timestamp() - "
+        "make_interval(secs => $1) AND rv < $2",
+        secs, horizon);
     long long auditRemoved = 0;
     while (true) {
       auto r = tx.exec_params(
@@ -548,66 +572,72 @@ Awaitable<Result<StoredObject>> PgStorage::get(ObjectKey key) {
 Awaitable<Result<ListPage>> PgStorage::list(ListQuery q) {
   const auto settleMs = static_cast<int>(impl_->options.settleTimeout.count());
   auto job = [q = std::move(q), settleMs](pqxx::connection& c) -> Result<ListPage> {
+    pqxx::nontransaction tx(c);
+    // The version this list is a snapshot of. Without one, the settled watermark: every write
+    // acknowledged before now is at or below it. It is passed to the query as a parameter
+    // (not computed inside it) so that the planner knows how recent it is.
+    const std::int64_t at =
+        q.atRv > 0 ? q.atRv : tx.exec_prepared1("settle", settleMs)[0].as<std::int64_t>();
     Params p;
-    const std::string atRv = p.add(std::to_string(q.atRv));
+    const std::string w = "(" + p.add(std::to_string(at)) + ")::bigint";
     const std::string kind = p.add(q.kind);
     const std::string afterNs = p.add(q.afterNs);
     const std::string afterName = p.add(q.afterName);
     const std::string limit =
-        p.add(std::to_string(q.limit == 0 ? (1LL << 40) : static_cast<long long>(q.limit) + 1));
+        "(" +
+        p.add(std::to_string(q.limit == 0 ? (1LL << 40) : static_cast<long long>(q.limit) + 1)) +
+        ")::bigint";
     std::string nsLive, nsChanged;
     if (q.ns) {
       const std::string ns = p.add(*q.ns);
       nsLive = " AND o.namespace = " + ns;
       nsChanged = " AND c.namespace = " + ns;
     }
+    // live: objects unchanged since W, as they are. old: objects changed after W, as they were
+    // at W (the revision before their first change after W), unless they did not exist then.
+    // Each branch is ordered and limited on its own, so the live branch walks the primary key
+    // from the continue position and stops after one page.
     std::string sql =
-        "WITH w AS (SELECT (CASE WHEN " + atRv + "::bigint > 0 THEN " + atRv +
-        "::bigint ELSE pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1 END) AS w, "
-        "pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1 AS settled, "
-        "(SELECT horizon FROM tessera.compaction) AS horizon), "
-        "live AS (SELECT o.namespace, o.name, r.body FROM w, tessera.objects o "
+        "WITH live AS (SELECT o.namespace, o.name, r.body FROM tessera.objects o"
         " JOIN tessera.revisions r ON r.rv = o.rv WHERE o.kind = " +
-        kind + " AND o.rv <= w.w AND (o.namespace, o.name) > (" + afterNs + ", " + afterName + ")" +
-        nsLive + fieldSql(q.fields, "o", p) + labelSql(q.labels, "r.body", p) +
-        "), firsts AS (SELECT DISTINCT ON (c.namespace, c.name) c.namespace, c.name, c.prev_rv "
-        " FROM w, tessera.revisions c WHERE c.kind = " +
-        kind + " AND c.rv > w.w" + nsChanged +
+        kind + " AND o.rv <= " + w + " AND (o.namespace, o.name) > (" + afterNs + ", " + afterName +
+        ")" + nsLive + fieldSql(q.fields, "o", p) + labelSql(q.labels, "r.body", p) +
+        " ORDER BY o.namespace, o.name LIMIT " + limit +
+        "), firsts AS (SELECT DISTINCT ON (c.namespace, c.name) c.namespace, c.name, c.prev_rv"
+        " FROM tessera.revisions c WHERE c.rv > " +
+        w + " AND c.kind = " + kind + nsChanged +
         " ORDER BY c.namespace, c.name, c.rv), "
-        "old AS (SELECT f.namespace, f.name, p.body FROM firsts f JOIN tessera.revisions p "
+        "old AS (SELECT f.namespace, f.name, p.body FROM firsts f JOIN tessera.revisions p"
         " ON p.rv = f.prev_rv WHERE p.type <> 'DELETED' AND (f.namespace, f.name) > (" +
         afterNs + ", " + afterName + ")" + fieldSql(q.fields, "f", p) +
-        labelSql(q.labels, "p.body", p) +
-        "), page AS (SELECT * FROM live UNION ALL SELECT * FROM old ORDER BY 1, 2 LIMIT (" + limit +
-        ")::bigint" +
-        ") SELECT w.w, w.settled, w.horizon, page.namespace, page.name, page.body::text "
-        "FROM w LEFT JOIN page ON true ORDER BY page.namespace, page.name";
-    pqxx::nontransaction tx(c);
-    if (q.atRv == 0) tx.exec_prepared("settle", settleMs);
+        labelSql(q.labels, "p.body", p) + " ORDER BY f.namespace, f.name LIMIT " + limit +
+        "), page AS (SELECT * FROM live UNION ALL SELECT * FROM old ORDER BY 1, 2 LIMIT " + limit +
+        ") SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, "
+        "(SELECT horizon FROM tessera.compaction), page.namespace, page.name, page.body::text "
+        "FROM (SELECT 1) one LEFT JOIN page ON true ORDER BY page.namespace, page.name";
     pqxx::result rows = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(p.values()));
     ListPage page;
-    page.rv = rows[0][0].as<std::int64_t>();
-    std::int64_t settled = rows[0][1].as<std::int64_t>();
-    std::int64_t horizon = rows[0][2].as<std::int64_t>();
-    if (q.atRv > 0 && q.atRv < horizon) {
-      return gone("too old resource version: " + std::to_string(q.atRv) + " (history starts at " +
+    page.rv = at;
+    const std::int64_t settled = rows[0][0].as<std::int64_t>();
+    const std::int64_t horizon = rows[0][1].as<std::int64_t>();
+    if (at < horizon) {
+      return gone("too old resource version: " + std::to_string(at) + " (history starts at " +
                   std::to_string(horizon) + ")");
     }
-    if (q.atRv > settled) {
+    if (at > settled) {
       return Status(StatusCode::kDeadlineExceeded,
-                    "Too large resource version: " + std::to_string(q.atRv) +
+                    "Too large resource version: " + std::to_string(at) +
                         ", current: " + std::to_string(settled));
     }
     for (const auto& row : rows) {
-      if (row[3].is_null()) continue;
+      if (row[2].is_null()) continue;
       if (q.limit && page.items.size() == q.limit) {
         page.more = true;
         break;
       }
-      page.lastNs = row[3].as<std::string>();
-      page.lastName = row[4].as<std::string>();
-      std::string body = row[5].as<std::string>();
-      page.items.push_back(StoredObject{0, std::move(body)});
+      page.lastNs = row[2].as<std::string>();
+      page.lastName = row[3].as<std::string>();
+      page.items.push_back(StoredObject{0, row[4].as<std::string>()});
     }
     return page;
   };
