@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# The API server benchmark in one command (see docs/benchmarks.md):
+#   1. builds (deploy/setup.sh, or the targets in $TESSERA_BENCH_BUILD_DIR when set),
+#   2. creates an ephemeral PostgreSQL cluster (initdb defaults, fsync on, Unix socket only),
+#   3. measures the pgbench baselines on it first, with as many clients as the create phase:
+#      a tiny single-row insert; a single-row insert shaped like ours (text key columns + the
+#      same JSON body as jsonb); and, for diagnosis, the server's own per-create SQL
+#      (SELECT tessera.write(...), on a database the server's migrations prepared),
+#   4. starts tessera-server on a fresh database of that cluster and runs apiserver_bench
+#      against it (create, get, list, watch, fixed-rate mixed), printing create throughput as
+#      a ratio of each baseline,
+#   5. measures the tiny-insert baseline once more (a large change means other work on the
+#      machine interfered), and removes everything it started or created (also on error).
+# Traffic stays on loopback and Unix sockets. Bounded: about 100 s of load by default.
+#
+#   bench/run_apiserver_bench.sh                 default: 10 s per phase, 8 connections
+#   bench/run_apiserver_bench.sh --quick         2 s per phase (smoke run)
+#   bench/run_apiserver_bench.sh --tls           HTTPS (a throwaway CA) instead of plain HTTP
+#   bench/run_apiserver_bench.sh --pairs 5     then 5 adjacent (pgbench, API create) pairs of
+#                                                D/2 s each: a steadier ratio on a busy machine
+#   options: --duration S --connections C --rate R --watchers W --no-build --results FILE
+#   env: TESSERA_BENCH_BUILD_DIR (build dir to use, default build/), TESSERA_BENCH_SERVER_ARGS
+#        (extra tessera-server flags, e.g. "--db-pool-size 16")
+set -euo pipefail
+source "$(dirname "$0")/../deploy/lib.sh"
+source "$(dirname "$0")/../deploy/pki.sh"
+
+duration=10
+connections=8
+rate=500
+watchers=4
+tls=0
+pairs=0
+build=1
+results=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) duration=2 ;;
+    --duration) duration="$2"; shift ;;
+    --connections) connections="$2"; shift ;;
+    --rate) rate="$2"; shift ;;
+    --watchers) watchers="$2"; shift ;;
+    --tls) tls=1 ;;
+    --pairs) pairs="$2"; shift ;;
+    --no-build) build=0 ;;
+    --results) results="$2"; shift ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+  shift
+done
+[ "$connections" -ge 2 ] || die "--connections must be at least 2 (pgbench runs with -j 2)"
+
+BUILD_DIR="${TESSERA_BENCH_BUILD_DIR:-$TESSERA_ROOT/build}"
+if [ "$build" -eq 1 ]; then
+  if [ -z "${TESSERA_BENCH_BUILD_DIR:-}" ]; then
+    "$TESSERA_ROOT/deploy/setup.sh"
+  else
+    "$TESSERA_ROOT/deploy/setup.sh" --no-build
+    [ -f "$BUILD_DIR/CMakeCache.txt" ] ||
+      cmake -S "$TESSERA_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$BUILD_DIR" -j "${TESSERA_JOBS:-2}" --target apiserver_bench tessera-server
+  fi
+fi
+SERVER_BIN="$BUILD_DIR/apiserver/tessera-server"
+BENCH_BIN="$BUILD_DIR/bench/apiserver_bench"
+[ -x "$SERVER_BIN" ] || die "$SERVER_BIN not built"
+[ -x "$BENCH_BIN" ] || die "$BENCH_BIN not built"
+
+WORK="$(mktemp -d /tmp/tessera-bench-XXXXXX)"
+PGDATA="$WORK/pg"
+SERVER_PID=""
+PG_STARTED=0
+cleanup() {
+  local rc=$?
+  trap - INT TERM EXIT
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ "$PG_STARTED" -eq 1 ]; then
+    as_pg_user "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
+  fi
+  if [ "$rc" -ne 0 ]; then
+    for f in "$WORK/server.log" "$PGDATA/postgres.log"; do
+      [ -s "$f" ] && { echo "--- tail of $f" >&2; tail -20 "$f" >&2; }
+    done
+  fi
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup INT TERM EXIT
+
+# Other work on the machine skews every figure: say how busy it was.
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+steal_ticks() { awk '/^cpu /{print $9}' /proc/stat; }  # time the hypervisor ran others
+STEAL_BEFORE="$(steal_ticks)"
+
+# ---- PostgreSQL: an ephemeral cluster, Unix socket only ----
+if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$WORK"; fi
+chmod 755 "$WORK"
+log "creating a PostgreSQL cluster in $PGDATA (initdb defaults, fsync on)"
+as_pg_user "$PG_BIN/initdb" -D "$PGDATA" -A trust -U postgres -E UTF8 >/dev/null
+as_pg_user "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/postgres.log" -w -t 60 \
+  -o "-k $WORK -c listen_addresses='' -p 5432" start >/dev/null
+PG_STARTED=1
+PSQL=("$PG_BIN/psql" -h "$WORK" -p 5432 -U postgres -v ON_ERROR_STOP=1 -qAt)
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE pgbench" -c "CREATE DATABASE tessera" \
+  -c "CREATE DATABASE writefn"
+echo "fsync=$("${PSQL[@]}" -d postgres -c 'SHOW fsync') synchronous_commit=$("${PSQL[@]}" -d postgres -c 'SHOW synchronous_commit')" >&2
+
+# start_server DB [flags...]: tessera-server on database DB in the background, SERVER_PID and
+# PORT set once it serves (its migrations have run by then).
+start_server() {
+  local db="$1"
+  shift
+  rm -f "$WORK/server.port"
+  "$SERVER_BIN" --listen 127.0.0.1:0 --port-file "$WORK/server.port" \
+    --db "host=$WORK port=5432 user=postgres dbname=$db" --log-level warn "$@" \
+    >>"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 300); do
+    [ -f "$WORK/server.port" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || die "tessera-server exited"
+    sleep 0.1
+  done
+  [ -f "$WORK/server.port" ] || die "tessera-server did not start within 30 s"
+  PORT="$(cat "$WORK/server.port")"
+}
+stop_server() {
+  kill -TERM "$SERVER_PID"
+  wait "$SERVER_PID" || true
+  SERVER_PID=""
+}
+
+# ---- pgbench baselines, first, with as many clients as the create phase ----
+# The schema of tessera.write(): a server started once on its own database, then stopped.
+start_server writefn
+stop_server
+BODY="$("$BENCH_BIN" --print-body)"
+"${PSQL[@]}" -d pgbench <<'SQL'
+CREATE TABLE tiny (id bigserial PRIMARY KEY, v int NOT NULL);
+CREATE TABLE objects (
+  kind      text COLLATE "C" NOT NULL,
+  namespace text COLLATE "C" NOT NULL,
+  name      text COLLATE "C" NOT NULL,
+  body      jsonb NOT NULL,
+  PRIMARY KEY (kind, namespace, name)
+);
+CREATE SEQUENCE object_names;
+SQL
+cat > "$WORK/tiny.sql" <<'SQL'
+\set v random(1, 1000000)
+INSERT INTO tiny (v) VALUES (:v);
+SQL
+# Same body as the benchmark's creates, a unique name per insert.
+printf "INSERT INTO objects (kind, namespace, name, body) VALUES ('Application', 'bench', 'app-' || nextval('object_names'), '%s'::jsonb);\n" \
+  "${BODY//NAME/app}" > "$WORK/shape.sql"
+# What the server runs per create (advisory lock, objects + revisions + audit rows), minus HTTP.
+printf "SELECT * FROM tessera.write('create', 'Application', 'bench', 'app-' || nextval('object_names'), 0, '%s'::jsonb, NULL, now(), 'admin', 'admin', 'create', 'applications', '', 201, 'pgbench', '127.0.0.1', 'pgbench');\n" \
+  "${BODY//NAME/app}" > "$WORK/write.sql"
+"${PSQL[@]}" -d writefn -c "CREATE SEQUENCE object_names"
+
+pgbench_tps() {  # $1: script, $2: database
+  local out
+  out="$("$PG_BIN/pgbench" -h "$WORK" -p 5432 -U postgres -n -M prepared -c "$connections" -j 2 \
+    -T "$duration" -f "$1" "$2" 2>&1)" || { echo "$out" >&2; return 0; }
+  echo "$out" | sed -n 's/^latency average = \(.*\)$/  latency average \1/p' >&2
+  echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*$/\1/p' | head -1
+}
+log "pgbench: tiny single-row insert (-n -M prepared -c $connections -j 2 -T $duration)"
+TPS_TINY="$(pgbench_tps "$WORK/tiny.sql" pgbench)"
+[ -n "$TPS_TINY" ] || die "pgbench (tiny insert) failed"
+echo "  tps $TPS_TINY" >&2
+log "pgbench: same-shape single-row insert (text keys + jsonb body of $(printf '%s' "$BODY" | wc -c) bytes)"
+TPS_SHAPE="$(pgbench_tps "$WORK/shape.sql" pgbench)"
+[ -n "$TPS_SHAPE" ] || die "pgbench (same-shape insert) failed"
+echo "  tps $TPS_SHAPE" >&2
+log "pgbench: SELECT tessera.write(...), the server's per-create SQL (diagnostic)"
+TPS_WRITE="$(pgbench_tps "$WORK/write.sql" writefn)"
+[ -n "$TPS_WRITE" ] || die "pgbench (tessera.write) failed"
+echo "  tps $TPS_WRITE" >&2
+
+# ---- tessera-server on a fresh database of the same cluster ----
+TLS_ARGS=()
+BENCH_TLS=()
+if [ "$tls" -eq 1 ]; then
+  ensure_local_pki "$WORK/pki" 2>/dev/null
+  TLS_ARGS=(--tls-cert "$WORK/pki/server.crt" --tls-key "$WORK/pki/server.key" --tls-ca "$WORK/pki/ca.crt")
+  BENCH_TLS=(--ca "$WORK/pki/ca.crt")
+fi
+log "starting tessera-server"
+# shellcheck disable=SC2086 # TESSERA_BENCH_SERVER_ARGS is a list of flags
+start_server tessera --admin-kubeconfig "$WORK/kubeconfig" "${TLS_ARGS[@]}" \
+  ${TESSERA_BENCH_SERVER_ARGS:-}
+
+log "apiserver_bench: $duration s per phase, $connections connections, $watchers watchers, $rate/s mixed"
+timeout $((duration * 10 + 120)) "$BENCH_BIN" --port "$PORT" --kubeconfig "$WORK/kubeconfig" \
+  "${BENCH_TLS[@]}" --duration "$duration" --connections "$connections" --watchers "$watchers" \
+  --rate "$rate" --baseline "pgbench tiny insert=$TPS_TINY" \
+  --baseline "pgbench same-shape insert=$TPS_SHAPE" \
+  --baseline "pgbench tessera.write() SQL=$TPS_WRITE" --json-out "$WORK/result.json" --strict |
+  tee "$WORK/bench.out"
+if [ -n "$results" ]; then cp "$WORK/result.json" "$results"; fi
+
+# Optional: N adjacent (pgbench tiny insert, API create) pairs of D/2 s each. On a machine
+# that other work shares, the ratio within a pair is steadier than the one above.
+if [ "$pairs" -gt 0 ]; then
+  half=$(( duration / 2 > 1 ? duration / 2 : 1 ))
+  ratios=()
+  for i in $(seq "$pairs"); do
+    tps="$("$PG_BIN/pgbench" -h "$WORK" -p 5432 -U postgres -n -M prepared -c "$connections" -j 2 \
+      -T "$half" -f "$WORK/tiny.sql" pgbench 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*$/\1/p')"
+    create="$("$BENCH_BIN" --port "$PORT" --kubeconfig "$WORK/kubeconfig" "${BENCH_TLS[@]}" \
+      --phases create --warmup 0 --duration "$half" --connections "$connections" |
+      awk '$1 == "create" { print $6; exit }')"
+    ratio="$(awk -v c="$create" -v b="$tps" 'BEGIN { printf "%.3f", (b > 0 ? c / b : 0) }')"
+    ratios+=("$ratio")
+    echo "pair $i: pgbench tiny insert $tps tps, API create $create/s, ratio $ratio"
+  done
+  echo "paired create/tiny ratio: median $(printf '%s\n' "${ratios[@]}" | sort -n |
+    awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')" \
+    "of $pairs pairs (${ratios[*]})"
+fi
+
+# The baseline once more, server stopped as before: a large change means other work on the
+# machine interfered with the figures above.
+stop_server
+log "pgbench: tiny single-row insert again, after the API run (noise check)"
+TPS_TINY_AFTER="$(pgbench_tps "$WORK/tiny.sql" pgbench)"
+CREATE_TPS="$(awk '$1 == "create" { print $6; exit }' "$WORK/bench.out")"
+awk -v b="$TPS_TINY" -v a="$TPS_TINY_AFTER" -v c="$CREATE_TPS" 'BEGIN {
+  printf "pgbench tiny insert: %.1f tps before, %.1f after (%+.0f%%); create/tiny = %.3f before, %.3f after\n",
+    b, a, (a - b) * 100 / b, c / b, (a > 0 ? c / a : 0) }'
+
+# Anything the server or PostgreSQL complained about during the run.
+server_complaints="$(grep -ciE '\[(warning|error|critical)\]' "$WORK/server.log" || true)"
+pg_complaints="$(grep -cE '(ERROR|FATAL|PANIC):' "$PGDATA/postgres.log" || true)"
+log "server log: $server_complaints warning/error lines; PostgreSQL log: $pg_complaints ERROR/FATAL lines"
+grep -iE '\[(warning|error|critical)\]' "$WORK/server.log" | head -5 >&2 || true
+grep -E '(ERROR|FATAL|PANIC):' "$PGDATA/postgres.log" | head -5 >&2 || true
+log "done: $(nproc) cores shared by tessera-server, PostgreSQL and the load generator;" \
+  "load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg);" \
+  "CPU time stolen by the hypervisor: $(( ($(steal_ticks) - STEAL_BEFORE) * 1000 / $(getconf CLK_TCK) )) ms"
