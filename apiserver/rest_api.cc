@@ -552,7 +552,8 @@ Awaitable<HttpResponse> ApiHandler::list(Call& c) {
   if (!page.isOk()) {
     if (page.status().code() == StatusCode::kGone && !cont.empty())
       co_return errorResponse(goneForContinue());
-    if (page.status().code() == StatusCode::kDeadlineExceeded) {
+    if (page.status().code() == StatusCode::kDeadlineExceeded &&
+        page.status().message().rfind("Too large resource version", 0) == 0) {
       co_return errorResponse(tooLargeResourceVersion(page.status().message()));
     }
     co_return errorResponse(ApiError::fromStatus(page.status(), kind.plural, ""));

@@ -357,6 +357,28 @@ TEST_F(ApiCrudTest, SelectorsAndPagination) {
   EXPECT_EQ(std::find(names.begin(), names.end(), "sel-99"), names.end());
 }
 
+TEST_F(ApiCrudTest, ListAtAnExactVersion) {
+  auto c = admin();
+  auto created = c.post(cells(), cellJson("exact-1", "region-1"));
+  ASSERT_EQ(created.status, 201);
+  std::string rv = str(created.json(), {"metadata", "resourceVersion"});
+  ASSERT_EQ(c.mergePatch(cells() + "/exact-1", R"({"spec":{"region":"region-2"}})").status, 200);
+  ASSERT_EQ(c.del(cells() + "/exact-1").status, 200);
+  auto then = c.get(cells() + "?resourceVersion=" + rv +
+                    "&resourceVersionMatch=Exact&fieldSelector=metadata.name%3Dexact-1");
+  ASSERT_EQ(then.status, 200) << then.body;
+  auto items = then.json().at("items").as_array();
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(str(items[0], {"spec", "region"}), "region-1");
+  EXPECT_EQ(str(then.json(), {"metadata", "resourceVersion"}), rv);
+  auto now = c.get(cells() + "?fieldSelector=metadata.name%3Dexact-1").json();
+  EXPECT_TRUE(now.at("items").as_array().empty());
+  auto future = c.get(cells() + "?resourceVersion=999999999999&resourceVersionMatch=Exact");
+  EXPECT_EQ(future.status, 504);
+  EXPECT_NE(future.body.find("ResourceVersionTooLarge"), std::string::npos) << future.body;
+  EXPECT_EQ(c.get(cells() + "?resourceVersionMatch=Sometimes").status, 400);
+}
+
 TEST_F(ApiCrudTest, TokensAreShownOnceAndRevokedByDelete) {
   auto c = admin();
   auto r = c.post(
