@@ -11,6 +11,7 @@
 #include "apiserver/credential.h"
 #include "apiserver/kinds/kinds.h"
 #include "common/crypto.h"
+#include "common/kubeconfig.h"
 #include "common/logging.h"
 
 namespace tessera::apiserver {
@@ -24,21 +25,6 @@ std::string readFile(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// The token of the kubeconfig we wrote earlier ("    token: tsr_...").
-std::string tokenFrom(const std::string& kubeconfig) {
-  std::istringstream in(kubeconfig);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto pos = line.find("token:");
-    if (pos == std::string::npos) continue;
-    std::string t = line.substr(pos + 6);
-    t.erase(0, t.find_first_not_of(" \t\"'"));
-    t.erase(t.find_last_not_of(" \t\r\"'") + 1);
-    return t;
-  }
-  return {};
 }
 
 Status writeAtomically(const std::string& path, const std::string& content) {
@@ -101,7 +87,7 @@ std::string renderKubeconfig(const KubeconfigOptions& opts, const std::string& t
 Awaitable<Status> ensureAdminKubeconfig(Registry& registry, Storage& storage,
                                         const KindRegistry& kinds, KubeconfigOptions opts) {
   auto log = getLogger("bootstrap");
-  const std::string existing = tokenFrom(readFile(opts.path));
+  const std::string existing = kubeconfigToken(readFile(opts.path));
   if (!existing.empty() && looksLikeTokenSecret(existing)) {
     auto stored = co_await storage.lookupCredential(hashTokenSecret(existing));
     if (stored.isOk()) {

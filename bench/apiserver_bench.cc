@@ -42,6 +42,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/kubeconfig.h"
+
 namespace tessera::bench {
 namespace {
 
@@ -1019,16 +1021,11 @@ json::object Bench::toJson() const {
 std::string tokenFromKubeconfig(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read " + path);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto pos = line.find("token:");
-    if (pos == std::string::npos) continue;
-    std::string t = line.substr(pos + 6);
-    t.erase(0, t.find_first_not_of(" \t\"'"));
-    t.erase(t.find_last_not_of(" \t\r\"'") + 1);
-    if (!t.empty()) return t;
-  }
-  throw std::runtime_error("no token: line in " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string token = kubeconfigToken(text.str());
+  if (token.empty()) throw std::runtime_error("no token: line in " + path);
+  return token;
 }
 
 }  // namespace

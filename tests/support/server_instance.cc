@@ -7,6 +7,7 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "common/kubeconfig.h"
 #include "tests/support/wait.h"
 
 #ifndef TESSERA_SERVER_BIN
@@ -71,10 +72,8 @@ std::unique_ptr<ServerInstance> ServerInstance::start(PostgresInstance& pg, Serv
     throw std::runtime_error("tessera-server did not start:\n" + tailFile(s->log_));
   }
   s->port_ = static_cast<std::uint16_t>(std::stoi(port));
-  std::string kc = readFile(s->kubeconfig_);
-  auto pos = kc.find("token: ");
-  if (pos == std::string::npos) throw std::runtime_error("no token in kubeconfig");
-  s->adminToken_ = kc.substr(pos + 7, kc.find('\n', pos) - pos - 7);
+  s->adminToken_ = kubeconfigToken(readFile(s->kubeconfig_));
+  if (s->adminToken_.empty()) throw std::runtime_error("no token in kubeconfig");
   return s;
 }
 
