@@ -70,6 +70,10 @@ Awaitable<Result<Principal>> Authenticator::authenticate(std::string_view author
   json::value v = json::parse(stored->json, ec);
   if (ec || !v.is_object()) co_return internalError("unreadable APIToken object");
   const auto& o = v.get_object();
+  if (schemas::at(o, "kind") != json::value("APIToken")) {
+    // Other credentials (bootstrap tokens) are for the agent protocol, not for the API.
+    co_return Status(StatusCode::kUnauthenticated, "invalid bearer token");
+  }
   Entry e;
   e.fetched = now;
   json::value user = schemas::at(o, "spec.user");
@@ -96,6 +100,7 @@ Awaitable<Result<Principal>> Authenticator::authenticate(std::string_view author
 }
 
 bool authorize(Role role, const KindInfo& kind, Verb verb, bool statusSubresource) {
+  if (role == Role::kAgent) return false;  // agents speak the agent protocol only
   if (role == Role::kAdmin) return true;
   if (kind.access.adminOnly) return false;
   if (isReadVerb(verb)) return true;

@@ -106,7 +106,14 @@ DiscoveryDocs::DiscoveryDocs(const KindRegistry& kinds, std::string serverVersio
     if (!k.shortNames.empty()) r["shortNames"] = strings(k.shortNames);
     if (!k.categories.empty()) r["categories"] = strings(k.categories);
     resources.push_back(std::move(r));
-    if (k.hasStatus()) {
+    if (k.hasLog) {
+      resources.push_back(json::object{{"name", k.plural + "/log"},
+                                       {"singularName", ""},
+                                       {"namespaced", k.namespaced},
+                                       {"kind", k.kind},
+                                       {"verbs", json::array{"get"}}});
+    }
+    if (k.hasStatus() && !k.systemManaged) {
       resources.push_back(json::object{{"name", k.plural + "/status"},
                                        {"singularName", ""},
                                        {"namespaced", k.namespaced},
@@ -226,7 +233,7 @@ DiscoveryDocs::DiscoveryDocs(const KindRegistry& kinds, std::string serverVersio
       auto list = op("list", "list" + k.kind);
       list["responses"] = response(name + "List");
       coll["get"] = std::move(list);
-      if (!k.readOnly() && (scoped || !k.namespaced)) {
+      if (!k.readOnly() && !k.systemManaged && (scoped || !k.namespaced)) {
         auto post = op("post", "create" + k.kind);
         post["parameters"] = writeParams();
         post["requestBody"] = body({"application/json"});
@@ -237,7 +244,7 @@ DiscoveryDocs::DiscoveryDocs(const KindRegistry& kinds, std::string serverVersio
       if (k.namespaced && !scoped) continue;
       json::object item;
       item["get"] = op("get", "read" + k.kind);
-      if (!k.readOnly()) {
+      if (!k.readOnly() && !k.systemManaged) {
         auto put = op("put", "replace" + k.kind);
         put["parameters"] = writeParams();
         put["requestBody"] = body({"application/json"});
@@ -253,7 +260,7 @@ DiscoveryDocs::DiscoveryDocs(const KindRegistry& kinds, std::string serverVersio
       }
       item["parameters"] = scoped ? json::array{nameParam, nsParam} : json::array{nameParam};
       paths[collections[i] + "/{name}"] = item;
-      if (k.hasStatus()) {
+      if (k.hasStatus() && !k.systemManaged) {
         json::object st;
         st["get"] = op("get", "read" + k.kind + "Status");
         auto put = op("put", "replace" + k.kind + "Status");

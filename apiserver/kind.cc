@@ -34,6 +34,8 @@ std::string_view roleName(Role r) {
       return "operator";
     case Role::kAdmin:
       return "admin";
+    case Role::kAgent:
+      return "agent";
   }
   return "unknown";
 }
@@ -42,11 +44,13 @@ std::optional<Role> parseRole(std::string_view s) {
   if (s == "viewer") return Role::kViewer;
   if (s == "operator") return Role::kOperator;
   if (s == "admin") return Role::kAdmin;
+  if (s == "agent") return Role::kAgent;
   return std::nullopt;
 }
 
 std::vector<Verb> KindInfo::verbs() const {
   if (readOnly()) return {Verb::kGet, Verb::kList};
+  if (systemManaged) return {Verb::kGet, Verb::kList, Verb::kWatch};
   return {Verb::kCreate, Verb::kDelete, Verb::kGet,  Verb::kList,
           Verb::kPatch,  Verb::kUpdate, Verb::kWatch};
 }

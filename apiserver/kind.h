@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "apiserver/schema.h"
+#include "common/time_util.h"
 
 namespace tessera::apiserver {
 
@@ -24,8 +25,10 @@ enum class Verb { kGet, kList, kWatch, kCreate, kUpdate, kPatch, kDelete };
 std::string_view verbName(Verb v);
 bool isReadVerb(Verb v);
 
-/// Roles, from least to most privileged. See docs/auth.md for the matrix.
-enum class Role { kViewer, kOperator, kAdmin };
+/// Roles, from least to most privileged. See docs/auth.md for the matrix. kAgent is the
+/// identity of a member cluster's agent: it speaks the agent protocol only and may do nothing
+/// through the REST API.
+enum class Role { kViewer, kOperator, kAdmin, kAgent };
 std::string_view roleName(Role r);
 std::optional<Role> parseRole(std::string_view s);
 
@@ -76,6 +79,17 @@ struct KindInfo {
   /// The object authenticates API clients (APIToken): create mints a secret whose hash is
   /// stored beside the object; the secret itself is returned once and never stored.
   bool issuesCredential = false;
+
+  /// Objects of this kind are written by Tessera itself (Replica): the REST API serves them
+  /// read-only; in-process writers go through the Registry as usual.
+  bool systemManaged = false;
+
+  /// The kind has a `log` subresource (GET .../<name>/log), served by a provider that main
+  /// wires in (ApiHandler::setLogProvider).
+  bool hasLog = false;
+
+  /// Fills server-side defaults that depend on the moment of creation (e.g. an expiry).
+  std::function<void(boost::json::object& obj, SystemTime now)> prepareCreate;
 
   /// Field selectors beyond metadata.name / metadata.namespace (AuditEvent only today).
   std::vector<std::string> extraFieldSelectors;

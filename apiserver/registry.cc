@@ -284,6 +284,7 @@ Awaitable<Outcome> Registry::create(const KindInfo& kind, std::string ns, std::s
   copyUserMetadata(meta, m);
   out["metadata"] = std::move(m);
   if (kind.spec) out["spec"] = o["spec"];
+  if (kind.prepareCreate) kind.prepareCreate(out, ctx.received);
 
   std::string secret, hash;
   if (kind.issuesCredential) {

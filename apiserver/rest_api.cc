@@ -30,7 +30,8 @@ struct ApiHandler::Call {
   std::string ns;
   bool nsInPath = false;
   std::string name;
-  bool status = false;
+  bool status = false;  // the /status subresource
+  bool log = false;     // the /log subresource
   OutputFormat format = OutputFormat::kJson;
 
   bool has(const std::string& k) const { return params.count(k) > 0; }
@@ -273,9 +274,14 @@ Awaitable<std::optional<HttpResponse>> ApiHandler::handle(HttpRequest& req,
         }
         call.kind = kinds_.byPlural(s[i]);
         if (s.size() > i + 1) call.name = s[i + 1];
-        if (s.size() > i + 2) call.status = s[i + 2] == "status";
-        bool shapeOk = call.kind && s.size() <= i + 3 && (s.size() <= i + 2 || call.status);
+        if (s.size() > i + 2) {
+          call.status = s[i + 2] == "status";
+          call.log = s[i + 2] == "log";
+        }
+        bool shapeOk =
+            call.kind && s.size() <= i + 3 && (s.size() <= i + 2 || call.status || call.log);
         if (shapeOk && call.status && !call.kind->hasStatus()) shapeOk = false;
+        if (shapeOk && call.log && !call.kind->hasLog) shapeOk = false;
         if (shapeOk && call.nsInPath && !call.kind->namespaced) shapeOk = false;
         if (shapeOk && !call.nsInPath && call.kind->namespaced && !call.name.empty())
           shapeOk = false;
@@ -285,8 +291,12 @@ Awaitable<std::optional<HttpResponse>> ApiHandler::handle(HttpRequest& req,
         } else if (call.nsInPath && !isDns1123Label(call.ns)) {
           out = errorResponse(ApiError::badRequest("invalid namespace \"" + call.ns + "\""));
         } else {
-          call.resourceLabel = call.kind->plural + (call.status ? "/status" : "");
-          if (req.method == "GET" && (isTrue(call.param("watch")))) {
+          call.resourceLabel = call.kind->plural + (call.status ? "/status"
+                                                    : call.log  ? "/log"
+                                                                : "");
+          if (call.log) {
+            out = co_await serveLog(call);
+          } else if (req.method == "GET" && (isTrue(call.param("watch")))) {
             call.verbLabel = "WATCH";
             auto negotiated = negotiateOutput(req.header("accept"));
             if (!negotiated) {
@@ -358,6 +368,10 @@ Awaitable<HttpResponse> ApiHandler::serveResource(Call& c) {
   c.verbLabel = verbLabel(verb);
   if (kind.readOnly() && !isReadVerb(verb)) {
     co_return errorResponse(ApiError::methodNotAllowed(kind.plural + " are read-only"));
+  }
+  if (kind.systemManaged && !isReadVerb(verb)) {
+    co_return errorResponse(ApiError::methodNotAllowed(
+        kind.plural + " are written by Tessera itself and are read-only through the API"));
   }
   if (c.kind->namespaced && !c.nsInPath && verb == Verb::kCreate) {
     co_return errorResponse(
@@ -502,6 +516,37 @@ Awaitable<HttpResponse> ApiHandler::serveResource(Call& c) {
     r.headers.emplace_back("Warning", "299 - \"" + esc + "\"");
   }
   co_return r;
+}
+
+Awaitable<HttpResponse> ApiHandler::serveLog(Call& c) {
+  const KindInfo& kind = *c.kind;
+  c.verbLabel = "GET";
+  if (c.req.method != "GET") {
+    co_return errorResponse(ApiError::methodNotAllowed("logs are read with GET"));
+  }
+  if (!authorize(c.principal.role, kind, Verb::kGet, false)) {
+    co_return errorResponse(ApiError::forbidden(
+        "User \"" + c.ctx.user + "\" (role " + std::string(roleName(c.ctx.role)) +
+        ") cannot get resource \"" + kind.plural + "/log\" in API group \"" + kGroup + "\""));
+  }
+  int tail = 100;
+  if (c.has("tailLines")) {
+    auto t = parseResourceVersion(c.param("tailLines"));
+    if (!t || *t < 1 || *t > 10000) {
+      co_return errorResponse(ApiError::badRequest("tailLines must be between 1 and 10000"));
+    }
+    tail = static_cast<int>(*t);
+  }
+  if (!logProvider_) {
+    co_return errorResponse(ApiError::serviceUnavailable("logs are not available on this server"));
+  }
+  auto exists = co_await registry_.get(kind, c.ns, c.name);
+  if (!exists.ok()) co_return errorResponse(*exists.error);
+  auto lines = co_await logProvider_(c.ns, c.name, tail);
+  if (!lines.isOk()) {
+    co_return errorResponse(ApiError::fromStatus(lines.status(), kind.plural, c.name));
+  }
+  co_return textResponse(200, std::move(lines).value());
 }
 
 Awaitable<HttpResponse> ApiHandler::list(Call& c) {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -53,11 +54,19 @@ class ApiHandler final : public HttpHandler {
   /// From now on /readyz fails (shutdown has begun).
   void setShuttingDown() { shuttingDown_ = true; }
 
+  /// Serves GET .../<name>/log for kinds with hasLog: (namespace, name, tailLines) → the
+  /// lines, newline-terminated. Set once by main before serving; kUnavailable when the
+  /// replica's cluster cannot be reached.
+  using LogProvider = std::function<Awaitable<Result<std::string>>(std::string ns, std::string name,
+                                                                   int tailLines)>;
+  void setLogProvider(LogProvider provider) { logProvider_ = std::move(provider); }
+
   struct Call;  // one request being served (rest_api.cc)
 
  private:
   Awaitable<HttpResponse> serveResource(Call& call);
   Awaitable<HttpResponse> list(Call& call);
+  Awaitable<HttpResponse> serveLog(Call& call);
   Awaitable<HttpResponse> listAudit(Call& call);
   /// Streams the watch; returns a response only when it refuses before streaming.
   Awaitable<std::optional<HttpResponse>> watch(Call& call, ResponseStream& stream);
@@ -73,6 +82,7 @@ class ApiHandler final : public HttpHandler {
   ApiHandlerOptions options_;
   DiscoveryDocs docs_;
   std::atomic<bool> shuttingDown_{false};
+  LogProvider logProvider_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* latency_;
   prometheus::Family<prometheus::Counter>* watchEvents_;

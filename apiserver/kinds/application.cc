@@ -26,18 +26,9 @@ Schema portName() {
 
 }  // namespace
 
-KindInfo applicationKind() {
-  KindInfo k;
-  k.kind = "Application";
-  k.plural = "applications";
-  k.singular = "application";
-  k.shortNames = {"app"};
-  k.categories = {"tessera"};
-  k.description =
-      "An application declared once by its team; Tessera places its replicas into cells and "
-      "their member clusters.";
-  k.namespaced = true;
+namespace schemas {
 
+Schema applicationTemplate() {
   Schema ports =
       Schema::arrayOf(Schema::object({
                           requiredField("name", portName()),
@@ -60,7 +51,7 @@ KindInfo applicationKind() {
     }
   });
 
-  Schema templ = Schema::object({
+  return Schema::object({
       requiredField("command", Schema::arrayOf(Schema::string())
                                    .minItems(1)
                                    .describe("Executable and fixed arguments of a replica.")),
@@ -101,6 +92,23 @@ KindInfo applicationKind() {
                 })
                 .describe("A replica receives traffic only while this probe succeeds.")),
   });
+}
+
+}  // namespace schemas
+
+KindInfo applicationKind() {
+  KindInfo k;
+  k.kind = "Application";
+  k.plural = "applications";
+  k.singular = "application";
+  k.shortNames = {"app"};
+  k.categories = {"tessera"};
+  k.description =
+      "An application declared once by its team; Tessera places its replicas into cells and "
+      "their member clusters.";
+  k.namespaced = true;
+
+  Schema templ = schemas::applicationTemplate();
 
   Schema cells = Schema::object({
       field("names", Schema::arrayOf(dnsSubdomain()).minItems(1).describe("Cells by name.")),
@@ -130,18 +138,27 @@ KindInfo applicationKind() {
               })
               .describe("Where the application runs.")),
   });
+  Schema counts = Schema::object({
+      requiredField("name", dnsSubdomain()),
+      field("replicas", Schema::integer().min(0).describe("Desired replicas.")),
+      field("readyReplicas", Schema::integer().min(0)),
+  });
   k.status = Schema::object({
       field("observedGeneration", Schema::integer().min(0)),
       field("conditions", conditions()),
-      field("replicas", Schema::integer().min(0).describe("Replicas placed, all cells.")),
+      field("replicas", Schema::integer().min(0).describe("Desired replicas, all cells.")),
       field("readyReplicas", Schema::integer().min(0).describe("Replicas ready, all cells.")),
-      field("cells", Schema::arrayOf(Schema::object({
-                                         requiredField("name", dnsSubdomain()),
-                                         field("replicas", Schema::integer().min(0)),
-                                         field("readyReplicas", Schema::integer().min(0)),
-                                     }))
-                         .uniqueBy("name")
-                         .describe("Per-cell replica counts.")),
+      field("availableReplicas", Schema::integer().min(0)),
+      field("restarts", Schema::integer().min(0).describe("Restarts of all replicas.")),
+      field("cells",
+            Schema::arrayOf(Schema::object({
+                                requiredField("name", dnsSubdomain()),
+                                field("replicas", Schema::integer().min(0)),
+                                field("readyReplicas", Schema::integer().min(0)),
+                                field("clusters", Schema::arrayOf(counts).uniqueBy("name")),
+                            }))
+                .uniqueBy("name")
+                .describe("Per cell, and per member cluster in the cell.")),
   });
   k.access.operatorVerbs = {Verb::kCreate, Verb::kUpdate, Verb::kPatch, Verb::kDelete};
   k.columns = {

@@ -9,8 +9,8 @@ namespace tessera::apiserver {
 namespace json = boost::json;
 
 KindRegistry builtinKinds() {
-  return KindRegistry(
-      {clusterKind(), cellKind(), applicationKind(), apiTokenKind(), auditEventKind()});
+  return KindRegistry({clusterKind(), cellKind(), applicationKind(), bindingKind(), replicaKind(),
+                       apiTokenKind(), bootstrapTokenKind(), auditEventKind()});
 }
 
 namespace schemas {

@@ -11,6 +11,9 @@ KindInfo cellKind();
 KindInfo applicationKind();
 KindInfo apiTokenKind();
 KindInfo auditEventKind();
+KindInfo bindingKind();
+KindInfo replicaKind();
+KindInfo bootstrapTokenKind();
 
 KindRegistry builtinKinds();
 
@@ -21,6 +24,9 @@ Schema dnsSubdomain();  // string, RFC 1123 subdomain
 Schema dateTime();      // string, RFC 3339
 Schema conditions();    // []{type, status, reason, message, lastTransitionTime}
 Schema resourceList();  // {cpu, memory, pods}
+/// What one replica runs: command, args, env, ports, resources, readiness probe (Application
+/// spec.template, Binding spec.revisions[].template).
+Schema applicationTemplate();
 /// Value at a dotted path ("spec.region") or null.
 boost::json::value at(const boost::json::object& obj, std::string_view path);
 /// The status of condition `type` ("True"/"False"/"Unknown"), or "Unknown" if absent.

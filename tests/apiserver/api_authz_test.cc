@@ -41,19 +41,29 @@ struct Kind {
   std::string plural;
   bool namespaced;
   bool hasStatus;
-  bool readOnly;
+  bool readOnly;  // nobody writes it through the API (405)
   bool adminOnly;
   bool operatorWrites;
   std::string sample;  // a valid object to create
 };
+
+std::string bindingSample() {
+  return R"({"apiVersion":"tessera.io/v1","kind":"Binding","metadata":{"name":"authz-obj","namespace":"authz"},)"
+         R"("spec":{"application":"a","revisions":[{"name":"a-r1","template":{"command":["x"]}}],)"
+         R"("placements":[{"cluster":"c1","cell":"rz-a","revision":"a-r1","replicas":1}]}})";
+}
 
 std::vector<Kind> kinds() {
   return {
       {"clusters", false, true, false, false, false, clusterJson("authz-obj")},
       {"cells", false, true, false, false, false, cellJson("authz-obj")},
       {"applications", true, true, false, false, true, appJson("authz", "authz-obj")},
+      {"bindings", true, true, false, false, true, bindingSample()},
+      {"replicas", true, true, true, false, false, "{}"},
       {"apitokens", false, false, false, true, false,
        R"({"apiVersion":"tessera.io/v1","kind":"APIToken","metadata":{"name":"authz-obj"},"spec":{"user":"u","role":"viewer"}})"},
+      {"bootstraptokens", false, true, false, true, false,
+       R"({"apiVersion":"tessera.io/v1","kind":"BootstrapToken","metadata":{"name":"authz-obj"},"spec":{}})"},
       {"auditevents", false, false, true, false, false, "{}"},
   };
 }
@@ -153,7 +163,7 @@ TEST_F(ApiAuthzTest, EveryRoleVerbAndKind) {
             role + " " + name(v) + " " + k.plural + " → " + std::to_string(status) + " " + body;
         ++checked;
         if (k.readOnly && !isRead(v)) {
-          EXPECT_EQ(status, 405) << what;  // nobody writes the audit log
+          EXPECT_EQ(status, 405) << what;  // nobody writes the audit log or replicas
         } else if (allowed(role, k, v)) {
           EXPECT_NE(status, 403) << what;
           EXPECT_NE(status, 401) << what;
@@ -165,7 +175,7 @@ TEST_F(ApiAuthzTest, EveryRoleVerbAndKind) {
       }
     }
   }
-  EXPECT_EQ(checked, 3 * (8 * 3 + 7 + 7));
+  EXPECT_EQ(checked, 3 * (8 * 6 + 7 + 7));
 }
 
 TEST_F(ApiAuthzTest, OperatorsRunApplicationsButNotTopology) {

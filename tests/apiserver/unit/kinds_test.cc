@@ -364,7 +364,7 @@ TEST(ApiTokenKindTest, RoleIsAnEnum) {
   EXPECT_THAT(validateSpec(apiTokenKind(), R"({"user": "alice", "role": "root"})").errors,
               ElementsAre(cause("FieldValueNotSupported", "spec.role",
                                 "Unsupported value: \"root\": supported values: \"viewer\", "
-                                "\"operator\", \"admin\"")));
+                                "\"operator\", \"admin\", \"agent\"")));
 }
 
 TEST(ApiTokenKindTest, ExpirationMustBeATimestamp) {
@@ -422,7 +422,8 @@ TEST(KindRegistryTest, BuiltinKindsInDiscoveryOrder) {
   const KindRegistry reg = builtinKinds();
   std::vector<std::string> names;
   for (const auto& k : reg.all()) names.push_back(k.kind);
-  EXPECT_THAT(names, ElementsAre("Cluster", "Cell", "Application", "APIToken", "AuditEvent"));
+  EXPECT_THAT(names, ElementsAre("Cluster", "Cell", "Application", "Binding", "Replica", "APIToken",
+                                 "BootstrapToken", "AuditEvent"));
 }
 
 TEST(KindRegistryTest, LooksUpByPluralAndByKind) {
