@@ -62,7 +62,7 @@ if [ "$build" -eq 1 ]; then
     cmake --build "$BUILD_DIR" -j "${TESSERA_JOBS:-2}" --target apiserver_bench tessera-server
   fi
 fi
-SERVER_BIN="$BUILD_DIR/apiserver/tessera-server"
+SERVER_BIN="$BUILD_DIR/tessera-server"
 BENCH_BIN="$BUILD_DIR/bench/apiserver_bench"
 [ -x "$SERVER_BIN" ] || die "$SERVER_BIN not built"
 [ -x "$BENCH_BIN" ] || die "$BENCH_BIN not built"
@@ -115,7 +115,7 @@ start_server() {
   local db="$1"
   shift
   rm -f "$WORK/server.port"
-  "$SERVER_BIN" --listen 127.0.0.1:0 --port-file "$WORK/server.port" \
+  "$SERVER_BIN" --listen 127.0.0.1:0 --port-file "$WORK/server.port" --agent-listen 127.0.0.1:0 \
     --db "host=$WORK port=5432 user=postgres dbname=$db" --log-level warn "$@" \
     >>"$WORK/server.log" 2>&1 &
   SERVER_PID=$!

@@ -21,7 +21,9 @@
 #include "apiserver/rest_api.h"
 #include "apiserver/watch_hub.h"
 #include "common/logging.h"
+#include "common/signals.h"
 #include "common/time_util.h"
+#include "federation/server/federation_server.h"
 
 namespace {
 
@@ -53,6 +55,10 @@ struct Flags {
   std::string headerTimeout = "10s";
   std::size_t watchCacheEvents = 16384;
   std::string idleTimeout = "120s";
+  std::string agentListen = "127.0.0.1:8444";
+  std::string agentPortFile;
+  std::string heartbeatInterval = "10s";
+  int heartbeatMisses = 3;
   std::string logLevel = "info";
 };
 
@@ -122,6 +128,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--idle-timeout", f.idleTimeout, "close keep-alive connections idle this long")
       ->capture_default_str();
+  app.add_option("--agent-listen", f.agentListen, "address:port for agents (gRPC; port 0: any)")
+      ->capture_default_str();
+  app.add_option("--agent-port-file", f.agentPortFile, "write the agents' port here once serving");
+  app.add_option("--heartbeat-interval", f.heartbeatInterval, "how often agents send heartbeats")
+      ->capture_default_str();
+  app.add_option("--heartbeat-misses", f.heartbeatMisses,
+                 "missed heartbeats before a cluster's Ready condition turns Unknown")
+      ->capture_default_str();
   app.add_option("--log-level", f.logLevel, "trace, debug, info, warn, error")
       ->capture_default_str();
   app.set_version_flag("--version", kServerVersion);
@@ -157,12 +171,7 @@ int main(int argc, char** argv) {
   }
 
   // Signals are handled by the main thread only (sigwait below).
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  blockTerminationSignals();
 
   prometheus::Registry metrics;
   KindRegistry kinds = builtinKinds();
@@ -198,6 +207,30 @@ int main(int argc, char** argv) {
       duration("--bookmark-interval", f.bookmarkInterval));
   ApiHandler handler(kinds, **storage, hub, registry, auth, metrics, ho);
 
+  federation::FederationOptions fo;
+  fo.listen = f.agentListen;
+  fo.tlsCertFile = f.tlsCert;
+  fo.tlsKeyFile = f.tlsKey;
+  fo.allowInsecure = f.allowInsecure;
+  fo.heartbeatInterval = duration("--heartbeat-interval", f.heartbeatInterval);
+  fo.heartbeatMisses = std::max(1, f.heartbeatMisses);
+  fo.heartbeatPersistInterval = std::max(fo.heartbeatInterval, std::chrono::milliseconds(10000));
+  auto fed = federation::FederationServer::create(fo, kinds, **storage, hub, registry, metrics);
+  if (!fed.isOk()) {
+    log->critical("cannot start the federation error=\"{}\"", fed.status().message());
+    (*storage)->stop();
+    return 1;
+  }
+  if (Status st = (*fed)->start(); !st.isOk()) {
+    log->critical("cannot start the federation error=\"{}\"", st.message());
+    (*storage)->stop();
+    return 1;
+  }
+  federation::FederationServer* fedPtr = fed->get();
+  handler.setLogProvider([fedPtr](std::string ns, std::string name, int tail) {
+    return fedPtr->fetchLogs(std::move(ns), std::move(name), tail);
+  });
+
   HttpServerOptions hso;
   hso.address = host;
   hso.port = static_cast<std::uint16_t>(port);
@@ -212,6 +245,7 @@ int main(int argc, char** argv) {
   auto http = HttpServer::create(hso, handler, metrics);
   if (!http.isOk()) {
     log->critical("cannot start HTTP server error=\"{}\"", http.status().message());
+    (*fed)->shutdown();
     (*storage)->stop();
     return 1;
   }
@@ -232,25 +266,28 @@ int main(int argc, char** argv) {
     Status s = fut.get();
     if (!s.isOk()) {
       log->critical("cannot write admin kubeconfig error=\"{}\"", s.message());
+      (*fed)->shutdown();
       (*storage)->stop();
       return 1;
     }
   }
 
   (*http)->start();
-  if (!f.portFile.empty()) {
-    std::string tmp = f.portFile + ".tmp";
-    std::ofstream(tmp) << bound << "\n";
-    std::rename(tmp.c_str(), f.portFile.c_str());
-  }
+  auto writePort = [](const std::string& file, unsigned value) {
+    if (file.empty()) return;
+    std::string tmp = file + ".tmp";
+    std::ofstream(tmp) << value << "\n";
+    std::rename(tmp.c_str(), file.c_str());
+  };
+  writePort(f.agentPortFile, (*fed)->port());
+  writePort(f.portFile, bound);
   log->info("serving url={} tls={} version={}", url, tls, kServerVersion);
 
-  int sig = 0;
-  sigwait(&sigs, &sig);
-  log->info("shutting down signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  log->info("shutting down signal={}", awaitTerminationSignal());
   handler.setShuttingDown();
   hub.closeAll();
   (*http)->shutdown(duration("--shutdown-grace", f.shutdownGrace));
+  (*fed)->shutdown();
   (*storage)->stop();
   log->info("stopped");
   return 0;

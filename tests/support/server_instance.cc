@@ -56,7 +56,11 @@ std::unique_ptr<ServerInstance> ServerInstance::start(PostgresInstance& pg, Serv
                                    "--log-level",
                                    "info",
                                    "--shutdown-grace",
-                                   "10s"};
+                                   "10s",
+                                   "--agent-listen",
+                                   "127.0.0.1:" + std::to_string(options.agentPort),
+                                   "--agent-port-file",
+                                   d + "/agent-port"};
   if (options.tls) {
     makeTestCertificates(d);
     s->caFile_ = d + "/ca.crt";
@@ -72,6 +76,7 @@ std::unique_ptr<ServerInstance> ServerInstance::start(PostgresInstance& pg, Serv
     throw std::runtime_error("tessera-server did not start:\n" + tailFile(s->log_));
   }
   s->port_ = static_cast<std::uint16_t>(std::stoi(port));
+  s->agentPort_ = static_cast<std::uint16_t>(std::stoi(readFile(d + "/agent-port")));
   s->adminToken_ = kubeconfigToken(readFile(s->kubeconfig_));
   if (s->adminToken_.empty()) throw std::runtime_error("no token in kubeconfig");
   return s;

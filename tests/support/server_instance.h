@@ -1,6 +1,7 @@
 // A real tessera-server process for integration tests, on a database of a PostgresInstance.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ struct ServerOptions {
   bool tls = false;                    // serve HTTPS with a certificate from a fresh test CA
   std::vector<std::string> extraArgs;  // e.g. {"--history-retention", "1s"}
   std::string database;                // default: a fresh database
+  std::uint16_t agentPort = 0;         // where agents connect; default: any free port
 };
 
 class ServerInstance {
@@ -36,6 +38,10 @@ class ServerInstance {
 
   Endpoint endpoint() const;
   std::uint16_t port() const { return port_; }
+  /// The port agents connect to (gRPC).
+  std::uint16_t agentPort() const { return agentPort_; }
+  /// The CA of the server's certificate ("" without TLS).
+  const std::string& caFile() const { return caFile_; }
   const std::string& database() const { return database_; }
   const std::string& adminToken() const { return adminToken_; }
   const std::string& kubeconfigPath() const { return kubeconfig_; }
@@ -57,6 +63,7 @@ class ServerInstance {
   std::unique_ptr<Process> process_;
   std::string database_, kubeconfig_, log_, caFile_, adminToken_;
   std::uint16_t port_ = 0;
+  std::uint16_t agentPort_ = 0;
   int tokens_ = 0;
 };
 
