@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the local federation in the foreground: a PostgreSQL it creates
-# under .tessera/, and tessera-server on https://127.0.0.1:8443 with an admin kubeconfig in
-# .tessera/kubeconfig. Ctrl-C stops everything it started. State survives restarts.
-#   ./deploy/up.sh            start (TESSERA_PORT=9443 to use another port)
+# under .tessera/, tessera-server on https://127.0.0.1:8443 (agents on :8444) with an admin
+# kubeconfig in .tessera/kubeconfig, three agents standing for three datacenters (cluster-a
+# in dc-a and cluster-b in dc-b of region-1, cluster-c in dc-c of region-2), and the demo
+# application running in every RZone cell. Ctrl-C stops everything it started. State
+# survives restarts.
+#   ./deploy/up.sh            start (TESSERA_PORT=9443 TESSERA_AGENT_PORT=9444 for other ports)
 #   ./deploy/up.sh --reset    delete the local state first (database, certificates, kubeconfig)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -18,6 +21,8 @@ done
 
 STATE="${TESSERA_STATE:-$TESSERA_ROOT/.tessera}"
 PORT="${TESSERA_PORT:-8443}"
+AGENT_PORT="${TESSERA_AGENT_PORT:-8444}"
+BUILD="$TESSERA_ROOT/build"
 PGPORT=5432
 
 "$TESSERA_ROOT/deploy/setup.sh"
@@ -27,7 +32,8 @@ PGPARENT="$(pg_data_parent "$STATE")"
 if [ "$reset" -eq 1 ]; then
   log "resetting local state"
   as_pg_user "$PG_BIN/pg_ctl" -D "$PGPARENT/pg" -m fast stop >/dev/null 2>&1 || true
-  rm -rf "$PGPARENT/pg" "$PGPARENT/run" "$STATE/pki" "$STATE/kubeconfig" "$STATE"/*.log
+  rm -rf "$PGPARENT/pg" "$PGPARENT/run" "$STATE/pki" "$STATE/kubeconfig" "$STATE"/*.log \
+    "$STATE/agents"
 fi
 PGDATA="$PGPARENT/pg"
 PGSOCK="$PGPARENT/run"
@@ -39,8 +45,14 @@ if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$PGPARENT" "$PGSOCK"; fi
 [ "$PGPARENT" = "$STATE" ] || ln -sfn "$PGDATA" "$STATE/pg"
 
 SERVER_PID=""
+AGENT_PIDS=()
 cleanup() {
   trap - INT TERM EXIT
+  if [ ${#AGENT_PIDS[@]} -gt 0 ]; then
+    log "stopping the agents (and their replicas)"
+    kill -TERM "${AGENT_PIDS[@]}" 2>/dev/null || true
+    wait "${AGENT_PIDS[@]}" 2>/dev/null || true
+  fi
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     log "stopping tessera-server"
     kill -TERM "$SERVER_PID" 2>/dev/null || true
@@ -68,8 +80,9 @@ ensure_local_pki "$STATE/pki"
 
 rm -f "$STATE/server.port"
 log "starting tessera-server (log: $STATE/server.log)"
-"$TESSERA_ROOT/build/apiserver/tessera-server" \
+"$BUILD/tessera-server" \
   --listen "127.0.0.1:$PORT" \
+  --agent-listen "127.0.0.1:$AGENT_PORT" \
   --db "host=$PGSOCK port=$PGPORT user=postgres dbname=tessera" \
   --tls-cert "$STATE/pki/server.crt" --tls-key "$STATE/pki/server.key" --tls-ca "$STATE/pki/ca.crt" \
   --admin-kubeconfig "$STATE/kubeconfig" \
@@ -82,19 +95,73 @@ for _ in $(seq 300); do
 done
 [ -f "$STATE/server.port" ] || die "tessera-server did not start within 30s (see $STATE/server.log)"
 
+export KUBECONFIG="$STATE/kubeconfig"
+KUBECTL=(kubectl --request-timeout=30s)
+
+# Cells, then one agent per datacenter. A new agent registers with a fresh bootstrap token;
+# later starts reuse the credential it keeps in its state directory.
+"${KUBECTL[@]}" apply -f "$TESSERA_ROOT/docs/examples/cells.yaml" >/dev/null
+mkdir -p "$STATE/agents"
+start_agent() {  # cluster region zone first-port
+  local cluster="$1" region="$2" zone="$3" first="$4" dir="$STATE/agents/$1" token=()
+  mkdir -p "$dir"
+  if [ ! -s "$dir/credential" ]; then
+    token=(--token "$(printf 'apiVersion: tessera.io/v1\nkind: BootstrapToken\nmetadata: {generateName: up-}\nspec: {cluster: %s}\n' "$cluster" |
+      "${KUBECTL[@]}" create -f - -o jsonpath='{.status.token}')")
+  fi
+  "$BUILD/federation/tessera-agent" --server "127.0.0.1:$AGENT_PORT" --ca-file "$STATE/pki/ca.crt" \
+    --cluster "$cluster" --region "$region" --zone "$zone" --runtime process \
+    --state-dir "$dir" --port-range "$first-$((first + 999))" "${token[@]}" >>"$dir.log" 2>&1 &
+  AGENT_PIDS+=($!)
+}
+log "starting agents for dc-a, dc-b (region-1) and dc-c (region-2) (logs: $STATE/agents/)"
+start_agent cluster-a region-1 dc-a 21000
+start_agent cluster-b region-1 dc-b 22000
+start_agent cluster-c region-2 dc-c 23000
+ready_status() {
+  "${KUBECTL[@]}" get cluster "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null
+}
+for c in cluster-a cluster-b cluster-c; do
+  for _ in $(seq 300); do
+    [ "$(ready_status "$c")" = True ] && break
+    sleep 0.2
+  done
+  [ "$(ready_status "$c")" = True ] ||
+    die "cluster $c did not become Ready within 60s (see $STATE/agents/$c.log and $STATE/server.log)"
+done
+
+log "deploying the demo application"
+sed "s|@DEMO_APP@|$BUILD/federation/demo_app/tessera-demo-app|g" "$TESSERA_ROOT/deploy/demo.yaml" |
+  "${KUBECTL[@]}" apply -f - >/dev/null
+demo_ready() {
+  "${KUBECTL[@]}" get application demo -n demo -o 'jsonpath={.status.readyReplicas}' 2>/dev/null
+}
+for _ in $(seq 300); do
+  [ "$(demo_ready)" = 6 ] && break
+  sleep 0.2
+done
+[ "$(demo_ready)" = 6 ] ||
+  die "the demo application has $(demo_ready) of 6 replicas ready after 60s (kubectl get replicas -n demo)"
+"${KUBECTL[@]}" get clusters
+echo
+"${KUBECTL[@]}" get replicas -n demo
+FIRST="$("${KUBECTL[@]}" get replicas -n demo -o 'jsonpath={.items[0].status.endpoint}')"
+
 cat <<BANNER
 
   Tessera is running.
     API         https://127.0.0.1:$PORT   (CA: $STATE/pki/ca.crt)
+    agents      127.0.0.1:$AGENT_PORT   (cluster-a/dc-a, cluster-b/dc-b, cluster-c/dc-c)
     kubeconfig  $STATE/kubeconfig   (admin; mode 0600)
 
   Try:
     export KUBECONFIG=$STATE/kubeconfig
-    kubectl api-resources
-    kubectl apply -f docs/examples/cells.yaml
-    kubectl get cells -w
+    kubectl get clusters,cells
+    kubectl get replicas -A
+    curl http://$FIRST/
+    kubectl get --raw "/apis/tessera.io/v1/namespaces/demo/replicas/\$(kubectl get replicas -n demo -o jsonpath='{.items[0].metadata.name}')/log?tailLines=5"
 
-  Ctrl-C stops the server and PostgreSQL (the data stays in $STATE).
+  Ctrl-C stops the agents (and their replicas), the server and PostgreSQL (data stays in $STATE).
 
 BANNER
 wait "$SERVER_PID"
