@@ -701,8 +701,39 @@ struct FederationServer::Impl {
         if (!r.ok())
           log->warn("cluster status write failed cluster={} error=\"{}\"", cluster,
                     r.error->message);
+        if (r.ok() && status != "True") co_await markReplicasAway(cluster, message);
         co_return;
       }
+    }
+  }
+
+  /// A cluster whose agent is away: nobody knows whether its replicas still run, so they are
+  /// Unknown and not ready (as Kubernetes marks the pods of a NotReady node), until the agent
+  /// reports again. Stops as soon as the agent is back.
+  Awaitable<void> markReplicasAway(std::string cluster, std::string why) {
+    apiserver::ListQuery q;
+    q.kind = replicaKind->kind;
+    q.labels = apiserver::LabelSelector::parse(std::string(kLabelCluster) + "=" + cluster).value();
+    auto page = co_await storage.list(q);
+    if (!page.isOk()) co_return;
+    apiserver::WriteOptions statusWrite;
+    statusWrite.statusSubresource = true;
+    for (const auto& item : page->items) {
+      if (sessions.count(cluster) || stopping) co_return;
+      json::object o = json::parse(item.json).as_object();
+      if (str(o, "status.state") == "Unknown") continue;
+      json::object st = o["status"].is_object() ? o["status"].as_object() : json::object();
+      st["state"] = "Unknown";
+      st["ready"] = false;
+      st["message"] = "the agent of cluster " + cluster + " is away: " + why;
+      o["status"] = st;
+      const std::string ns = str(o, "metadata.namespace");
+      const std::string name = str(o, "metadata.name");
+      std::string body = json::serialize(o);
+      // A 409 means the agent is back and reported first: its word wins.
+      Outcome r =
+          co_await registry.update(*replicaKind, ns, name, body, systemContext(), statusWrite);
+      if (r.ok()) markDirty(ns, str(o, "spec.application"));
     }
   }
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
 #include <filesystem>
@@ -396,13 +397,37 @@ TEST_F(FederationTest, KilledAgentMakesItsClusterNotReadyAndRestartsWithoutDupli
   ASSERT_TRUE(waitFor([&] { return readyOf("cluster-a").rfind("True", 0) != 0; }, seconds(10)))
       << readyOf("cluster-a");
   EXPECT_EQ(readyOf("cluster-a"), "False/AgentDisconnected");
-  // The replicas keep running while their agent is away.
+  // The replicas keep running while their agent is away, but nobody can vouch for them.
   for (const auto& [name, pid] : before) EXPECT_TRUE(alive(pid)) << name;
+  EXPECT_TRUE(waitFor(
+      [&] {
+        auto rs = replicas();
+        return rs.size() == 2 && std::all_of(rs.begin(), rs.end(), [](const json::value& r) {
+                 return str(r, {"status", "state"}) == "Unknown" &&
+                        str(r, {"status", "ready"}) == "false";
+               });
+      },
+      seconds(10)))
+      << json::serialize(replicas()[0]);
   startAgent(kDcs[0], "");  // no token: the credential file is reused
   waitReady("cluster-a");
   ASSERT_TRUE(waitFor([&] { return readyReplicas() == 2; }, seconds(30)));
   EXPECT_EQ(pids(), before) << "replicas were replaced instead of re-adopted";
   for (const auto& [name, pid] : before) EXPECT_TRUE(alive(pid)) << name;
+}
+
+TEST_F(FederationTest, StoppedAgentStopsItsReplicas) {
+  registerAll();
+  createApplicationAndBinding(2, {kDcs[2]});
+  ASSERT_TRUE(waitFor([&] { return readyReplicas() == 2; }, seconds(60)));
+  auto before = pids();
+  Process& agent = *agents_["cluster-c"];
+  agent.signal(SIGTERM);
+  EXPECT_EQ(agent.wait(seconds(30)), 0) << tailFile(agentLog(kDcs[2]));
+  for (const auto& [name, pid] : before) EXPECT_FALSE(alive(pid)) << name;
+  EXPECT_TRUE(
+      waitFor([&] { return readyOf("cluster-c") == "False/AgentDisconnected"; }, seconds(10)))
+      << readyOf("cluster-c");
 }
 
 TEST_F(FederationTest, SilentAgentTurnsUnknownAndRecovers) {

@@ -424,11 +424,19 @@ TEST_F(ProcessRuntimeTest, StopAllKillsWhatIgnoresSigterm) {
   auto o = options();
   o.stopGrace = seconds(60);  // stopAll's own grace applies
   auto& rt = start(o);
-  const auto stubborn = shellWorkload("stubborn", "trap '' TERM; while true; do sleep 1; done");
+  const auto stubborn =
+      shellWorkload("stubborn", "trap '' TERM; echo trapped; while true; do sleep 1; done");
   const auto shop = demoWorkload("shop", 1);
   rt.apply({stubborn, shop});
   ASSERT_TRUE(waitFor(allReady(rt, stubborn.key, 1), kWait)) << describe(rt);
   ASSERT_TRUE(waitFor(allReady(rt, shop.key, 1), kWait)) << describe(rt);
+  // Running is not yet ignoring SIGTERM: wait until the shell has set its trap.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto lines = rt.logs("stubborn-r1-rz01-0", 5);
+        return lines.isOk() && !lines->empty() && lines->back() == "trapped";
+      },
+      kWait));
   const auto stubbornPid = replica(rt, "stubborn-r1-rz01-0")->pid;
   const auto shopPid = replica(rt, "shop-r1-rz01-0")->pid;
 
