@@ -5,9 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -161,6 +164,20 @@ void Agent::stop() {
   cv_.notify_all();
 }
 
+namespace {
+
+/// Between half and all of `backoff`, at random: agents that lost the same server do not all
+/// come back in the same millisecond.
+std::chrono::milliseconds jittered(std::chrono::milliseconds backoff) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  const auto half = backoff.count() / 2;
+  std::uniform_int_distribution<std::int64_t> extra(
+      0, std::max<std::int64_t>(0, backoff.count() - half));
+  return std::chrono::milliseconds(half + extra(rng));
+}
+
+}  // namespace
+
 bool Agent::sleepUnlessStopped(std::chrono::milliseconds d) {
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, d, [&] { return stopping_.load(); });
@@ -201,9 +218,10 @@ int Agent::registerCluster() {
                     s.error_message());
       return kAgentRefused;
     }
+    const auto wait = jittered(backoff);
     log->warn("registration failed, retrying error=\"{}\" in_ms={}", s.error_message(),
-              backoff.count());
-    if (!sleepUnlessStopped(backoff)) break;
+              wait.count());
+    if (!sleepUnlessStopped(wait)) break;
     backoff = std::min(backoff * 2, options_.reconnectMax);
   }
   return kAgentStopped;
@@ -227,8 +245,9 @@ int Agent::run() {
     if (!session()) return exitCode_;
     if (stopping_) break;
     if (Clock::now() - started > std::chrono::seconds(30)) backoff = options_.reconnectMin;
-    log->info("reconnecting in_ms={}", backoff.count());
-    if (!sleepUnlessStopped(backoff)) break;
+    const auto wait = jittered(backoff);
+    log->info("reconnecting in_ms={}", wait.count());
+    if (!sleepUnlessStopped(wait)) break;
     backoff = std::min(backoff * 2, options_.reconnectMax);
   }
   return kAgentStopped;
