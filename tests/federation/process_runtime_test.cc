@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -120,10 +122,20 @@ std::string describe(ProcessRuntime& rt) {
   return out.str();
 }
 
+pid_t parentOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("PPid:", 0) == 0) return static_cast<pid_t>(std::atoi(line.c_str() + 5));
+  }
+  return 0;
+}
+
 /// The live processes whose working directory is a replica directory of `stateDir`, by
-/// replica name: what really runs, whatever any runtime believes.
+/// replica name: what really runs, whatever any runtime believes. A replica's own children
+/// (e.g. the helper a sanitizer forks at exit) are part of it and not counted.
 std::map<std::string, std::vector<pid_t>> processesIn(const std::string& stateDir) {
-  std::map<std::string, std::vector<pid_t>> out;
+  std::map<pid_t, std::string> found;  // pid → replica name
   std::error_code ec;
   const std::string root = fs::weakly_canonical(stateDir, ec).string() + "/replicas/";
   try {
@@ -134,10 +146,14 @@ std::map<std::string, std::vector<pid_t>> processesIn(const std::string& stateDi
       const std::string cwd = fs::read_symlink(entry.path() / "cwd", lec).string();
       if (lec || cwd.rfind(root, 0) != 0) continue;
       std::string name = cwd.substr(root.size());
-      out[name.substr(0, name.find('/'))].push_back(std::stoi(pid));
+      found[std::stoi(pid)] = name.substr(0, name.find('/'));
     }
   } catch (const fs::filesystem_error&) {
     // A process went away while we looked; what we have is good enough.
+  }
+  std::map<std::string, std::vector<pid_t>> out;
+  for (const auto& [pid, name] : found) {
+    if (!found.count(parentOf(pid))) out[name].push_back(pid);
   }
   return out;
 }
