@@ -91,6 +91,13 @@ struct KindInfo {
   /// Fills server-side defaults that depend on the moment of creation (e.g. an expiry).
   std::function<void(boost::json::object& obj, SystemTime now)> prepareCreate;
 
+  /// Runs when a create or a spec write changes the spec (`before` is null on create), after
+  /// validation and before the write: e.g. a ShardMap records its version and history in
+  /// its status. `user` is who asked.
+  std::function<void(const boost::json::object* before, boost::json::object& next,
+                     const std::string& user, SystemTime now)>
+      onSpecChange;
+
   /// Field selectors beyond metadata.name / metadata.namespace (AuditEvent only today).
   std::vector<std::string> extraFieldSelectors;
 

@@ -201,6 +201,19 @@ ApiError patchFailed(const KindInfo& kind, const std::string& name, const std::s
 Registry::Registry(const KindRegistry& kinds, Storage& storage)
     : kinds_(kinds), storage_(storage) {}
 
+void Registry::setAdmission(const std::string& kind, Admission check) {
+  admissions_[kind] = std::move(check);
+}
+
+Awaitable<std::optional<ApiError>> Registry::admit(const KindInfo& kind, const std::string& name,
+                                                   const json::object& next) {
+  auto it = admissions_.find(kind.kind);
+  if (it == admissions_.end()) co_return std::nullopt;
+  std::vector<FieldCause> causes = co_await it->second(next);
+  if (causes.empty()) co_return std::nullopt;
+  co_return ApiError::invalid(kind.kind, kind.plural, name, std::move(causes));
+}
+
 AuditRecord Registry::auditFor(const KindInfo& kind, const std::string& ns, const std::string& name,
                                const RequestContext& ctx, std::string_view verb,
                                const WriteOptions& opts) const {
@@ -285,6 +298,10 @@ Awaitable<Outcome> Registry::create(const KindInfo& kind, std::string ns, std::s
   out["metadata"] = std::move(m);
   if (kind.spec) out["spec"] = o["spec"];
   if (kind.prepareCreate) kind.prepareCreate(out, ctx.received);
+  if (kind.onSpecChange) kind.onSpecChange(nullptr, out, ctx.user, ctx.received);
+  if (auto e = co_await admit(kind, name.empty() ? generateName : name, out)) {
+    co_return co_await fail(*e, kind, ns, name, ctx, verb, opts);
+  }
 
   std::string secret, hash;
   if (kind.issuesCredential) {
@@ -401,6 +418,16 @@ Awaitable<Outcome> Registry::replace(const KindInfo& kind, const std::string& ns
   if (!errors.empty()) {
     co_return co_await fail(ApiError::invalid(kind.kind, kind.plural, name, std::move(errors)),
                             kind, ns, name, ctx, verb, opts);
+  }
+  const json::value* nextSpec = next.if_contains("spec");
+  const json::value* curSpec = cur.if_contains("spec");
+  const bool specChanged =
+      (nextSpec ? *nextSpec : json::value()) != (curSpec ? *curSpec : json::value());
+  if (!opts.statusSubresource && specChanged) {
+    if (kind.onSpecChange) kind.onSpecChange(&cur, next, ctx.user, ctx.received);
+    if (auto e = co_await admit(kind, name, next)) {
+      co_return co_await fail(*e, kind, ns, name, ctx, verb, opts);
+    }
   }
   if (explicitPrecondition && expectedRv != current.rv) {
     co_return co_await fail(ApiError::fromStatus(conflict(name), kind.plural, name), kind, ns, name,

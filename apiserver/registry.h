@@ -9,6 +9,8 @@
 // Thread-safety: all methods may be called concurrently from any executor.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,7 +59,14 @@ struct Outcome {
 
 class Registry {
  public:
+  /// A check against other objects (e.g. a ShardMap may name only Active RZone cells), run
+  /// before a create or spec write is stored; the causes it returns make it a 422.
+  using Admission = std::function<Awaitable<std::vector<FieldCause>>(const boost::json::object&)>;
+
   Registry(const KindRegistry& kinds, Storage& storage);
+
+  /// Installs the admission check of `kind` (one per kind; before serving).
+  void setAdmission(const std::string& kind, Admission check);
 
   Awaitable<Outcome> get(const KindInfo& kind, std::string ns, std::string name);
   Awaitable<Outcome> create(const KindInfo& kind, std::string ns, std::string_view body,
@@ -83,12 +92,15 @@ class Registry {
   Awaitable<Outcome> fail(ApiError e, const KindInfo& kind, const std::string& ns,
                           const std::string& name, const RequestContext& ctx, std::string_view verb,
                           const WriteOptions& opts);
+  Awaitable<std::optional<ApiError>> admit(const KindInfo& kind, const std::string& name,
+                                           const boost::json::object& next);
   AuditRecord auditFor(const KindInfo& kind, const std::string& ns, const std::string& name,
                        const RequestContext& ctx, std::string_view verb,
                        const WriteOptions& opts) const;
 
   const KindRegistry& kinds_;
   Storage& storage_;
+  std::map<std::string, Admission> admissions_;  // by kind; written before serving only
 };
 
 /// Parses a resourceVersion string ("" → 0). nullopt when it is not a non-negative integer.

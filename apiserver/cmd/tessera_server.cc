@@ -15,6 +15,7 @@
 #include "apiserver/auth.h"
 #include "apiserver/bootstrap.h"
 #include "apiserver/http_server.h"
+#include "apiserver/kinds/admission.h"
 #include "apiserver/kinds/kinds.h"
 #include "apiserver/postgres/pg_storage.h"
 #include "apiserver/registry.h"
@@ -196,6 +197,7 @@ int main(int argc, char** argv) {
   }
 
   Registry registry(kinds, **storage);
+  registry.setAdmission("ShardMap", shardMapAdmission(**storage));
   Authenticator auth(**storage, hub,
                      std::chrono::duration_cast<std::chrono::seconds>(
                          duration("--auth-cache-ttl", f.authCacheTtl)));

@@ -14,6 +14,7 @@ KindInfo auditEventKind();
 KindInfo bindingKind();
 KindInfo replicaKind();
 KindInfo bootstrapTokenKind();
+KindInfo shardMapKind();
 
 KindRegistry builtinKinds();
 

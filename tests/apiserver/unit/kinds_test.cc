@@ -422,8 +422,8 @@ TEST(KindRegistryTest, BuiltinKindsInDiscoveryOrder) {
   const KindRegistry reg = builtinKinds();
   std::vector<std::string> names;
   for (const auto& k : reg.all()) names.push_back(k.kind);
-  EXPECT_THAT(names, ElementsAre("Cluster", "Cell", "Application", "Binding", "Replica", "APIToken",
-                                 "BootstrapToken", "AuditEvent"));
+  EXPECT_THAT(names, ElementsAre("Cluster", "Cell", "ShardMap", "Application", "Binding", "Replica",
+                                 "APIToken", "BootstrapToken", "AuditEvent"));
 }
 
 TEST(KindRegistryTest, LooksUpByPluralAndByKind) {
