@@ -18,6 +18,7 @@ struct Schema::Node {
   std::optional<std::int64_t> minimum, maximum;
   std::optional<std::size_t> maxLen, minItemCount;
   std::optional<json::value> defaultValue;
+  std::string defaultUnless;  // sibling whose presence suppresses the default
   std::string formatName;
   Check formatCheck;
   std::vector<std::function<void(const json::value&, const std::string&, std::vector<FieldCause>&)>>
@@ -101,6 +102,12 @@ Schema& Schema::minItems(std::size_t n) {
 Schema& Schema::defaultsTo(json::value v) {
   TESSERA_SCHEMA_MUTATE();
   node_->defaultValue = std::move(v);
+  return *this;
+}
+Schema& Schema::defaultsTo(json::value v, std::string unlessSibling) {
+  TESSERA_SCHEMA_MUTATE();
+  node_->defaultValue = std::move(v);
+  node_->defaultUnless = std::move(unlessSibling);
   return *this;
 }
 Schema& Schema::format(std::string name, Check check) {
@@ -323,8 +330,11 @@ void Schema::applyDefaults(json::value& v) const {
     for (const auto& f : n.fields) {
       auto it = obj.find(f.name);
       if (it == obj.end() || it->value().is_null()) {
-        if (f.schema.node_->defaultValue)
-          obj[f.name] = *f.schema.node_->defaultValue;
+        const Node& fn = *f.schema.node_;
+        const json::value* sibling =
+            fn.defaultUnless.empty() ? nullptr : obj.if_contains(fn.defaultUnless);
+        if (fn.defaultValue && (sibling == nullptr || sibling->is_null()))
+          obj[f.name] = *fn.defaultValue;
         else
           continue;
         it = obj.find(f.name);

@@ -55,6 +55,9 @@ class Schema {
   Schema& maxLength(std::size_t n);
   Schema& minItems(std::size_t n);
   Schema& defaultsTo(boost::json::value v);
+  /// The default applies only while the sibling field `unlessSibling` is absent (e.g.
+  /// replicasPerCell defaults to 1 unless totalReplicas is given).
+  Schema& defaultsTo(boost::json::value v, std::string unlessSibling);
   /// A named format (shown in OpenAPI) with its check, e.g. ("date-time", isRfc3339).
   Schema& format(std::string name, Check check);
   /// A check on the whole value after the field-level checks pass (cross-field rules).

@@ -115,28 +115,71 @@ KindInfo applicationKind() {
       field(
           "type",
           Schema::string().oneOf({"RZone", "GZone", "CZone"}).describe("Every cell of this type.")),
+      field("selector", Schema::stringMap().describe(
+                            "Every cell whose labels include all of these (matchLabels).")),
   });
   cells.rule([](const json::value& v, const std::string& path, std::vector<FieldCause>& errs) {
     const auto& o = v.get_object();
-    bool names = o.contains("names") && !o.at("names").is_null();
-    bool type = o.contains("type") && !o.at("type").is_null();
-    if (names == type) {
-      errs.push_back({"FieldValueInvalid", "exactly one of names or type must be set", path});
+    int set = 0;
+    for (const char* key : {"names", "type", "selector"}) {
+      set += o.contains(key) && !o.at(key).is_null();
+    }
+    if (set != 1) {
+      errs.push_back(
+          {"FieldValueInvalid", "exactly one of names, type or selector must be set", path});
+    }
+  });
+  Schema toleration = Schema::object({
+      field("key", Schema::string().maxLength(316).describe("Taint key; empty with Exists: all.")),
+      field("operator", Schema::string().oneOf({"Equal", "Exists"}).defaultsTo("Equal")),
+      field("value", Schema::string().maxLength(63)),
+      field("effect", Schema::string()
+                          .oneOf({"NoSchedule", "PreferNoSchedule", "NoExecute"})
+                          .describe("Empty: every effect.")),
+  });
+  Schema placement = Schema::object({
+      requiredField("cells", cells.describe("Which cells run the application.")),
+      field("replicasPerCell", Schema::integer()
+                                   .min(0)
+                                   .max(10000)
+                                   .defaultsTo(1, "totalReplicas")
+                                   .describe("Replicas in each selected cell (default 1).")),
+      field("totalReplicas",
+            Schema::integer().min(0).max(100000).describe(
+                "Replicas in all selected cells together, divided in proportion to each "
+                "RZone cell's share of the ShardMap's buckets (instead of replicasPerCell).")),
+      field("maxSkew", Schema::integer().min(1).max(10000).defaultsTo(1).describe(
+                           "Within a cell, replicas on any two eligible clusters differ by at "
+                           "most this.")),
+      field("tolerations",
+            Schema::arrayOf(toleration).describe("Cluster taints the application tolerates.")),
+      field("priority", Schema::integer().min(-1000).max(1000).defaultsTo(0).describe(
+                            "Higher places first when capacity is short.")),
+      field("failover",
+            Schema::object({
+                               field("enabled", Schema::boolean().defaultsTo(false)),
+                               field("gracePeriodSeconds",
+                                     Schema::integer().min(10).max(86400).defaultsTo(60).describe(
+                                         "How long a cluster may be NotReady "
+                                         "before its replicas move.")),
+                           })
+                .describe("Re-place replicas of a cluster that stays NotReady on the other "
+                          "clusters of the same cell.")),
+  });
+  placement.rule([](const json::value& v, const std::string& path, std::vector<FieldCause>& errs) {
+    const auto& o = v.get_object();
+    const auto* per = o.if_contains("replicasPerCell");
+    const auto* total = o.if_contains("totalReplicas");
+    if (per && !per->is_null() && total && !total->is_null()) {
+      errs.push_back({"FieldValueInvalid",
+                      "Invalid value: at most one of replicasPerCell and totalReplicas may be set",
+                      path});
     }
   });
 
   k.spec = Schema::object({
       requiredField("template", templ.describe("What each replica runs.")),
-      requiredField(
-          "placement",
-          Schema::object(
-              {
-                  requiredField("cells", cells.describe("Which cells run the application.")),
-                  field("replicasPerCell",
-                        Schema::integer().min(0).max(10000).defaultsTo(1).describe(
-                            "Replicas in each selected cell.")),
-              })
-              .describe("Where the application runs.")),
+      requiredField("placement", placement.describe("Where the application runs.")),
   });
   Schema counts = Schema::object({
       requiredField("name", dnsSubdomain()),
@@ -175,9 +218,19 @@ KindInfo applicationKind() {
            return json::value(s);
          }
          json::value type = at(o, "spec.placement.cells.type");
-         return type.is_string() ? json::value("type=" + std::string(type.get_string())) : type;
+         if (type.is_string()) return json::value("type=" + std::string(type.get_string()));
+         json::value selector = at(o, "spec.placement.cells.selector");
+         std::string sel;
+         if (selector.is_object()) {
+           for (const auto& [label, v] : selector.get_object()) {
+             if (!v.is_string()) continue;
+             sel +=
+                 (sel.empty() ? "" : ",") + std::string(label) + "=" + std::string(v.get_string());
+           }
+         }
+         return json::value(sel.empty() ? "<none>" : sel);
        }},
-      {"Per-Cell", "integer", "Replicas per cell", 0,
+      {"Per-Cell", "integer", "Replicas per cell (empty with totalReplicas)", 0,
        [](const json::object& o) { return at(o, "spec.placement.replicasPerCell"); }},
       {"Ready", "string", "Ready replicas / replicas", 0,
        [](const json::object& o) -> json::value {

@@ -223,7 +223,7 @@ TEST(ApplicationKindTest, CellNamesAndTypeTogetherAreRejected) {
                            appSpec("", R"({"cells": {"names": ["rz-a"], "type": "RZone"}})"))
                   .errors,
               ElementsAre(cause("FieldValueInvalid", "spec.placement.cells",
-                                "exactly one of names or type must be set")));
+                                "exactly one of names, type or selector must be set")));
 }
 
 TEST(ApplicationKindTest, NeitherCellNamesNorTypeIsRejected) {
@@ -311,6 +311,46 @@ TEST(ApplicationKindTest, ReplicasPerCellIsBounded) {
                            appSpec("", R"({"cells": {"type": "RZone"}, "replicasPerCell": -1})"))
                   .errors,
               ElementsAre(cause("FieldValueInvalid", "spec.placement.replicasPerCell")));
+}
+
+TEST(ApplicationKindTest, PlacementPolicyFieldsAreChecked) {
+  auto ok = validateSpec(applicationKind(), appSpec("", R"({
+      "cells": {"selector": {"tier": "gold"}}, "totalReplicas": 12, "maxSkew": 2, "priority": 100,
+      "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "pay", "effect": "NoSchedule"},
+                      {"operator": "Exists"}],
+      "failover": {"enabled": true, "gracePeriodSeconds": 120}})"));
+  EXPECT_THAT(ok.errors, IsEmpty());
+  EXPECT_THAT(ok.unknown, IsEmpty());
+  auto bad = validateSpec(applicationKind(), appSpec("", R"({
+      "cells": {"type": "RZone"}, "maxSkew": 0, "priority": 5000,
+      "tolerations": [{"key": "k", "operator": "Maybe"}],
+      "failover": {"gracePeriodSeconds": 1}})"));
+  EXPECT_THAT(
+      bad.errors,
+      ElementsAre(cause("FieldValueInvalid", "spec.placement.maxSkew"),
+                  cause("FieldValueNotSupported", "spec.placement.tolerations[0].operator"),
+                  cause("FieldValueInvalid", "spec.placement.priority"),
+                  cause("FieldValueInvalid", "spec.placement.failover.gracePeriodSeconds")));
+}
+
+TEST(ApplicationKindTest, ReplicasPerCellOrTotalNotBoth) {
+  EXPECT_THAT(validateSpec(applicationKind(), appSpec("", R"({"cells": {"type": "RZone"},
+                                                        "replicasPerCell": 2, "totalReplicas": 6})"))
+                  .errors,
+              ElementsAre(cause("FieldValueInvalid", "spec.placement",
+                                "Invalid value: at most one of replicasPerCell and totalReplicas "
+                                "may be set")));
+  // The default of replicasPerCell does not get in the way of totalReplicas.
+  json::value spec = parseJson(R"({"template": {"command": ["app"]},
+                                   "placement": {"cells": {"type": "RZone"}, "totalReplicas": 6}})");
+  applicationKind().spec->applyDefaults(spec);
+  EXPECT_EQ(spec.as_object().at("placement").as_object().if_contains("replicasPerCell"), nullptr);
+  EXPECT_EQ(spec.at_pointer("/placement/maxSkew"), json::value(1));
+  EXPECT_EQ(spec.at_pointer("/placement/priority"), json::value(0));
+  std::vector<FieldCause> errors;
+  std::vector<std::string> unknown;
+  applicationKind().spec->validate(spec, "spec", errors, unknown);
+  EXPECT_THAT(errors, IsEmpty());
 }
 
 TEST(ApplicationKindTest, UnknownTemplateFieldsAreReported) {
