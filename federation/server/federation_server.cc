@@ -274,6 +274,7 @@ struct FederationServer::Impl {
     std::string clusterUid, region, zone;
     bool helloDone = false;
     Clock::time_point lastHeartbeat = Clock::now();
+    bool silenced = false;  // closed by the server for missed heartbeats: Unknown, not False
     Clock::time_point lastPersisted = Clock::time_point::min();
     std::string lastResources;  // serialized capacity+allocatable last written
     std::uint64_t lastSentVersion = 0;
@@ -644,7 +645,7 @@ struct FederationServer::Impl {
     sessions.erase(it);
     agentsConnected->Set(static_cast<double>(sessions.size()));
     log->info("agent disconnected cluster={} session={}", s->cluster, s->id);
-    if (!stopping) {
+    if (!stopping && !s->silenced) {
       spawn(setReady(s->cluster, "False", "AgentDisconnected", "the agent's connection closed",
                      nullptr, nullptr));
     }
@@ -751,6 +752,7 @@ struct FederationServer::Impl {
         log->warn("agent silent cluster={} seconds={}", cluster, secs);
         spawn(setReady(cluster, "Unknown", "HeartbeatTimeout",
                        "no heartbeat for " + std::to_string(secs) + "s", nullptr, nullptr));
+        s->silenced = true;
         s->finish(refuse(grpc::StatusCode::DEADLINE_EXCEEDED, "no heartbeat"));
       }
       scheduleSweep();
