@@ -100,7 +100,7 @@ KUBECTL=(kubectl --request-timeout=30s)
 
 # Cells, then one agent per datacenter. A new agent registers with a fresh bootstrap token;
 # later starts reuse the credential it keeps in its state directory.
-"${KUBECTL[@]}" apply -f "$TESSERA_ROOT/docs/examples/cells.yaml" >/dev/null
+"${KUBECTL[@]}" apply -f "$TESSERA_ROOT/docs/examples/cells.yaml" -f "$TESSERA_ROOT/docs/examples/shardmap.yaml" >/dev/null
 mkdir -p "$STATE/agents"
 start_agent() {  # cluster region zone first-port
   local cluster="$1" region="$2" zone="$3" first="$4" dir="$STATE/agents/$1" token=()
@@ -130,7 +130,7 @@ for c in cluster-a cluster-b cluster-c; do
     die "cluster $c did not become Ready within 60s (see $STATE/agents/$c.log and $STATE/server.log)"
 done
 
-log "deploying the demo application"
+log "deploying the demo application (the scheduler places it into the RZone cells)"
 sed "s|@DEMO_APP@|$BUILD/federation/demo_app/tessera-demo-app|g" "$TESSERA_ROOT/deploy/demo.yaml" |
   "${KUBECTL[@]}" apply -f - >/dev/null
 demo_ready() {

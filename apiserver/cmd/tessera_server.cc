@@ -25,6 +25,7 @@
 #include "common/signals.h"
 #include "common/time_util.h"
 #include "federation/server/federation_server.h"
+#include "scheduler/controller.h"
 
 namespace {
 
@@ -60,6 +61,9 @@ struct Flags {
   std::string agentPortFile;
   std::string heartbeatInterval = "10s";
   int heartbeatMisses = 3;
+  bool scheduler = true;
+  std::string schedulerResync = "5s";
+  int failoverReplicasPerMinute = 60;
   std::string logLevel = "info";
 };
 
@@ -137,6 +141,16 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-misses", f.heartbeatMisses,
                  "missed heartbeats before a cluster's Ready condition turns Unknown")
       ->capture_default_str();
+  app.add_flag("--scheduler,!--no-scheduler", f.scheduler,
+               "run the scheduler (placing applications into cells) in this process")
+      ->capture_default_str();
+  app.add_option("--scheduler-resync", f.schedulerResync,
+                 "the scheduler re-places every application at least this often")
+      ->capture_default_str();
+  app.add_option("--failover-replicas-per-minute", f.failoverReplicasPerMinute,
+                 "failover moves at most this many replicas per minute, over all applications")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   app.add_option("--log-level", f.logLevel, "trace, debug, info, warn, error")
       ->capture_default_str();
   app.set_version_flag("--version", kServerVersion);
@@ -198,6 +212,7 @@ int main(int argc, char** argv) {
 
   Registry registry(kinds, **storage);
   registry.setAdmission("ShardMap", shardMapAdmission(**storage));
+  registry.setAdmission("Cell", cellAdmission(**storage));
   Authenticator auth(**storage, hub,
                      std::chrono::duration_cast<std::chrono::seconds>(
                          duration("--auth-cache-ttl", f.authCacheTtl)));
@@ -228,6 +243,18 @@ int main(int argc, char** argv) {
     (*storage)->stop();
     return 1;
   }
+  scheduler::SchedulerOptions schedOpts;
+  schedOpts.resync = duration("--scheduler-resync", f.schedulerResync);
+  schedOpts.failoverReplicasPerMinute = f.failoverReplicasPerMinute;
+  auto sched =
+      scheduler::SchedulerController::create(schedOpts, kinds, **storage, hub, registry, metrics);
+  if (!sched.isOk()) {
+    log->critical("cannot start the scheduler error=\"{}\"", sched.status().message());
+    (*fed)->shutdown();
+    (*storage)->stop();
+    return 1;
+  }
+  if (f.scheduler) (*sched)->start();
   federation::FederationServer* fedPtr = fed->get();
   handler.setLogProvider([fedPtr](std::string ns, std::string name, int tail) {
     return fedPtr->fetchLogs(std::move(ns), std::move(name), tail);
@@ -289,6 +316,7 @@ int main(int argc, char** argv) {
   handler.setShuttingDown();
   hub.closeAll();
   (*http)->shutdown(duration("--shutdown-grace", f.shutdownGrace));
+  (*sched)->shutdown();
   (*fed)->shutdown();
   (*storage)->stop();
   log->info("stopped");

@@ -59,7 +59,53 @@ Awaitable<std::vector<FieldCause>> checkShardMap(Storage& storage, json::object 
   co_return causes;
 }
 
+Awaitable<std::vector<FieldCause>> checkCell(Storage& storage, json::object next) {
+  std::vector<FieldCause> causes;
+  json::value members = schemas::at(next, "spec.clusters");
+  if (!members.is_array() || members.get_array().size() < 2) co_return causes;
+  ListQuery q;
+  q.kind = "Cluster";
+  auto clusters = co_await storage.list(q);
+  if (!clusters.isOk()) {
+    causes.push_back(
+        {"InternalError", "cannot read the clusters: " + clusters.status().message(), "spec.clusters"});
+    co_return causes;
+  }
+  std::map<std::string, std::string> zoneOf;
+  for (const auto& item : clusters->items) {
+    json::object c = json::parse(item.json).as_object();
+    json::value name = schemas::at(c, "metadata.name");
+    json::value zone = schemas::at(c, "spec.zone");
+    if (name.is_string() && zone.is_string()) {
+      zoneOf.emplace(std::string(name.get_string()), std::string(zone.get_string()));
+    }
+  }
+  std::string firstCluster, firstZone;
+  const auto& arr = members.get_array();
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    if (!arr[i].is_string()) continue;
+    const std::string name(arr[i].get_string());
+    auto it = zoneOf.find(name);
+    if (it == zoneOf.end()) continue;
+    if (firstCluster.empty()) {
+      firstCluster = name;
+      firstZone = it->second;
+    } else if (it->second != firstZone) {
+      causes.push_back({"FieldValueInvalid",
+                        "Invalid value: \"" + name + "\": it is in datacenter " + it->second +
+                            " and " + firstCluster + " in " + firstZone +
+                            "; a cell lives in one datacenter",
+                        "spec.clusters[" + std::to_string(i) + "]"});
+    }
+  }
+  co_return causes;
+}
+
 }  // namespace
+
+Registry::Admission cellAdmission(Storage& storage) {
+  return [&storage](const json::object& next) { return checkCell(storage, next); };
+}
 
 Registry::Admission shardMapAdmission(Storage& storage) {
   return [&storage](const json::object& next) { return checkShardMap(storage, next); };

@@ -9,4 +9,8 @@ namespace tessera::apiserver {
 /// (status.phase Active, or not yet set).
 Registry::Admission shardMapAdmission(Storage& storage);
 
+/// A cell lives in one datacenter: the member clusters it names that exist all have the same
+/// spec.zone (clusters not registered yet are not checked).
+Registry::Admission cellAdmission(Storage& storage);
+
 }  // namespace tessera::apiserver

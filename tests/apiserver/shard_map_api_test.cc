@@ -115,5 +115,27 @@ TEST_F(ShardMapApiTest, ChangesAreVersionedWithTheirAuthorAndReason) {
   EXPECT_EQ(str(c.get(path("default")).json(), {"status", "version"}), "2");
 }
 
+TEST_F(ShardMapApiTest, ACellLivesInOneDatacenter) {
+  auto c = server_->client();
+  ASSERT_EQ(c.post(std::string(kApi) + "/clusters", clusterJson("east-1", "dc-east")).status, 201);
+  ASSERT_EQ(c.post(std::string(kApi) + "/clusters", clusterJson("east-2", "dc-east")).status, 201);
+  ASSERT_EQ(c.post(std::string(kApi) + "/clusters", clusterJson("west-1", "dc-west")).status, 201);
+  auto cell = [](const std::string& clusters) {
+    return R"({"apiVersion":"tessera.io/v1","kind":"Cell","metadata":{"name":"rz-east"},)"
+           R"("spec":{"type":"RZone","region":"region-1","clusters":)" +
+           clusters + "}}";
+  };
+  auto r = c.post(std::string(kApi) + "/cells", cell(R"(["east-1","west-1"])"));
+  ASSERT_EQ(r.status, 422) << r.body;
+  EXPECT_NE(str(r.json(), {"message"})
+                .find("spec.clusters[1]: Invalid value: \"west-1\": it is in datacenter dc-west "
+                      "and east-1 in dc-east; a cell lives in one datacenter"),
+            std::string::npos)
+      << r.body;
+  // Clusters of one datacenter, and clusters not registered yet, are fine.
+  EXPECT_EQ(c.post(std::string(kApi) + "/cells", cell(R"(["east-1","east-2","east-3"])")).status,
+            201);
+}
+
 }  // namespace
 }  // namespace tessera::testing

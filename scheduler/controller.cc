@@ -1,0 +1,667 @@
+#include "scheduler/controller.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "apiserver/async_event.h"
+#include "apiserver/kinds/kinds.h"
+#include "common/buckets.h"
+#include "common/crypto.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "common/quantity.h"
+#include "common/time_util.h"
+#include "scheduler/placement.h"
+
+namespace tessera::scheduler {
+
+namespace net = boost::asio;
+namespace json = boost::json;
+using apiserver::Awaitable;
+using apiserver::Outcome;
+using apiserver::schemas::at;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kWatched[] = {"Application", "Cluster", "Cell", "ShardMap", "Binding"};
+
+std::string text(const json::object& o, std::string_view path) {
+  json::value v = at(o, path);
+  return v.is_string() ? std::string(v.get_string()) : std::string();
+}
+
+std::int64_t integer(const json::value& v, std::int64_t def) {
+  if (v.is_int64()) return v.get_int64();
+  if (v.is_uint64()) return static_cast<std::int64_t>(v.get_uint64());
+  return def;
+}
+
+std::string quantityText(const json::value& v) {
+  if (v.is_string()) return std::string(v.get_string());
+  if (v.is_number()) return json::serialize(v);
+  return "";
+}
+
+Resources resourcesOf(const json::value& v) {
+  Resources r;
+  if (!v.is_object()) return r;
+  const auto& o = v.get_object();
+  if (const auto* cpu = o.if_contains("cpu"))
+    r.cpuMillis = parseQuantityMilli(quantityText(*cpu)).value_or(0);
+  if (const auto* mem = o.if_contains("memory"))
+    r.memoryBytes = parseQuantity(quantityText(*mem)).value_or(0);
+  if (const auto* pods = o.if_contains("pods")) r.pods = integer(*pods, 0);
+  return r;
+}
+
+std::map<std::string, std::string> labelsOf(const json::object& o) {
+  std::map<std::string, std::string> out;
+  json::value labels = at(o, "metadata.labels");
+  if (!labels.is_object()) return out;
+  for (const auto& [k, v] : labels.get_object()) {
+    if (v.is_string()) out.emplace(std::string(k), std::string(v.get_string()));
+  }
+  return out;
+}
+
+/// The Ready condition of a Cluster: (ready, since when it is not).
+struct ClusterHealth {
+  bool ready = false;
+  std::optional<SystemTime> notReadySince;
+};
+
+ClusterHealth healthOf(const json::object& cluster) {
+  ClusterHealth h;
+  json::value conds = at(cluster, "status.conditions");
+  if (!conds.is_array()) return h;
+  for (const auto& c : conds.get_array()) {
+    if (!c.is_object() || text(c.get_object(), "type") != "Ready") continue;
+    h.ready = text(c.get_object(), "status") == "True";
+    if (!h.ready) h.notReadySince = parseRfc3339(text(c.get_object(), "lastTransitionTime"));
+  }
+  return h;
+}
+
+/// The revision of an application's template: its name says what it runs.
+std::string revisionName(const std::string& app, const json::value& templ) {
+  return app + "-" + sha256Hex(json::serialize(templ)).substr(0, 10);
+}
+
+/// Sets condition `type` in `status.conditions`; true if anything changed.
+bool setCondition(json::object& status, const std::string& type, const std::string& value,
+                  const std::string& reason, const std::string& message) {
+  json::array conds = status.contains("conditions") && status["conditions"].is_array()
+                          ? status["conditions"].as_array()
+                          : json::array();
+  const std::string now = formatRfc3339(std::chrono::system_clock::now());
+  bool found = false;
+  bool changed = false;
+  for (auto& cv : conds) {
+    if (!cv.is_object() || text(cv.as_object(), "type") != type) continue;
+    found = true;
+    auto& c = cv.as_object();
+    if (text(c, "status") != value) {
+      c["lastTransitionTime"] = now;
+      changed = true;
+    }
+    if (text(c, "status") != value || text(c, "reason") != reason ||
+        text(c, "message") != message) {
+      changed = true;
+    }
+    c["status"] = value;
+    c["reason"] = reason;
+    c["message"] = message;
+  }
+  if (!found) {
+    conds.push_back(json::object{{"type", type},
+                                 {"status", value},
+                                 {"reason", reason},
+                                 {"message", message},
+                                 {"lastTransitionTime", now}});
+    changed = true;
+  }
+  status["conditions"] = std::move(conds);
+  return changed;
+}
+
+/// One application as the controller sees it.
+struct AppState {
+  json::object object;                  // the Application
+  std::optional<json::object> binding;  // its Binding, if any
+  AppRequest request;
+  int failoverGraceSeconds = 60;
+  std::string revision;
+};
+
+}  // namespace
+
+struct SchedulerController::Impl {
+  Impl(SchedulerOptions o, const apiserver::KindRegistry& k, apiserver::Storage& s,
+       apiserver::WatchHub& h, apiserver::Registry& r)
+      : options(o), kinds(k), storage(s), hub(h), registry(r), wake(ioc.get_executor()) {}
+
+  SchedulerOptions options;
+  const apiserver::KindRegistry& kinds;
+  apiserver::Storage& storage;
+  apiserver::WatchHub& hub;
+  apiserver::Registry& registry;
+  std::shared_ptr<spdlog::logger> log = getLogger("scheduler");
+
+  net::io_context ioc;
+  net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(ioc);
+  std::thread thread;
+  apiserver::AsyncEvent wake;
+  std::vector<std::shared_ptr<apiserver::WatchHub::Subscription>> subs;
+  std::atomic<bool> stopping{false};
+
+  // Failover budget: a token bucket of replicas, refilled per minute.
+  double failoverTokens = 0;
+  Clock::time_point tokensAt = Clock::now();
+
+  prometheus::Counter* passes = nullptr;
+  prometheus::Histogram* passSeconds = nullptr;
+  prometheus::Counter* bindingsWritten = nullptr;
+  prometheus::Counter* failoverReplicas = nullptr;
+
+  apiserver::RequestContext systemContext() const {
+    apiserver::RequestContext ctx;
+    ctx.user = "system:scheduler";
+    ctx.role = apiserver::Role::kAdmin;
+    ctx.requestId = newUuid();
+    ctx.received = std::chrono::system_clock::now();
+    return ctx;
+  }
+
+  const apiserver::KindInfo& kind(const std::string& name) const { return *kinds.byKind(name); }
+
+  Awaitable<std::vector<json::object>> listAll(std::string kindName) {
+    std::vector<json::object> out;
+    apiserver::ListQuery q;
+    q.kind = kindName;
+    q.limit = 1000;
+    while (true) {
+      auto page = co_await storage.list(q);
+      if (!page.isOk()) {
+        log->warn("list failed kind={} error=\"{}\"", kindName, page.status().message());
+        co_return out;
+      }
+      for (const auto& item : page->items) out.push_back(json::parse(item.json).as_object());
+      if (!page->more) break;
+      q.afterNs = page->lastNs;
+      q.afterName = page->lastName;
+    }
+    co_return out;
+  }
+
+  Awaitable<void> run() {
+    auto timer = std::make_shared<net::steady_timer>(ioc);
+    while (!stopping) {
+      co_await wake.wait(Clock::now() + options.resync);
+      if (stopping) break;
+      timer->expires_after(options.debounce);
+      boost::system::error_code ec;
+      co_await timer->async_wait(net::redirect_error(net::use_awaitable, ec));
+      if (stopping) break;
+      const auto t0 = Clock::now();
+      try {
+        co_await pass();
+      } catch (const std::exception& e) {
+        log->error("scheduling pass failed error=\"{}\"", e.what());
+      }
+      passes->Increment();
+      passSeconds->Observe(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+  }
+
+  bool takeFailoverBudget(int replicas) {
+    const auto now = Clock::now();
+    const double perMinute = std::max(1, options.failoverReplicasPerMinute);
+    failoverTokens = std::min(
+        perMinute,
+        failoverTokens + perMinute * std::chrono::duration<double>(now - tokensAt).count() / 60.0);
+    tokensAt = now;
+    if (failoverTokens < replicas) return false;
+    failoverTokens -= replicas;
+    return true;
+  }
+
+  Awaitable<void> pass() {
+    auto clusters = co_await listAll("Cluster");
+    auto cells = co_await listAll("Cell");
+    auto shardMaps = co_await listAll("ShardMap");
+    auto apps = co_await listAll("Application");
+    auto bindings = co_await listAll("Binding");
+    const auto now = std::chrono::system_clock::now();
+
+    // The world.
+    Topology topology;
+    std::map<std::string, ClusterHealth> health;
+    std::map<std::string, std::string> zoneOf;
+    for (const auto& c : clusters) {
+      ClusterInfo info;
+      info.name = text(c, "metadata.name");
+      info.region = text(c, "spec.region");
+      info.zone = text(c, "spec.zone");
+      ClusterHealth h = healthOf(c);
+      info.ready = h.ready;
+      json::value capacity = at(c, "status.capacity");
+      info.allocatable = resourcesOf(capacity.is_object() ? capacity : at(c, "spec.capacity"));
+      json::value taints = at(c, "spec.taints");
+      if (taints.is_array()) {
+        for (const auto& t : taints.get_array()) {
+          if (!t.is_object()) continue;
+          info.taints.push_back(Taint{text(t.get_object(), "key"), text(t.get_object(), "value"),
+                                      text(t.get_object(), "effect")});
+        }
+      }
+      health[info.name] = h;
+      zoneOf[info.name] = info.zone;
+      topology.clusters.push_back(std::move(info));
+    }
+    std::map<std::string, int> bucketsOf;
+    int bucketCount = 0;
+    if (!shardMaps.empty()) {
+      // "default" if there is one, else the first by name.
+      const json::object* sm = &shardMaps.front();
+      for (const auto& m : shardMaps) {
+        if (text(m, "metadata.name") == "default") sm = &m;
+      }
+      bucketCount = static_cast<int>(integer(at(*sm, "spec.bucketCount"), 100));
+      json::value assignments = at(*sm, "spec.assignments");
+      if (assignments.is_array()) {
+        for (const auto& a : assignments.get_array()) {
+          if (!a.is_object()) continue;
+          auto b = parseBuckets(text(a.get_object(), "buckets"), bucketCount);
+          if (b.isOk()) bucketsOf[text(a.get_object(), "cell")] += static_cast<int>(b->size());
+        }
+      }
+    }
+    const std::map<std::string, std::string> phases = cellPhases(cells);
+    for (const auto& c : cells) {
+      CellInfo info;
+      info.name = text(c, "metadata.name");
+      const std::string type = text(c, "spec.type");
+      info.type = type == "GZone"   ? CellType::kGZone
+                  : type == "CZone" ? CellType::kCZone
+                                    : CellType::kRZone;
+      info.region = text(c, "spec.region");
+      json::value members = at(c, "spec.clusters");
+      if (members.is_array()) {
+        for (const auto& m : members.get_array()) {
+          if (m.is_string()) info.clusters.emplace_back(m.get_string());
+        }
+      }
+      if (!info.clusters.empty()) info.zone = zoneOf[info.clusters.front()];
+      info.labels = labelsOf(c);
+      info.active = phases.at(info.name) == "Active";
+      if (info.type == CellType::kRZone && bucketCount > 0) {
+        info.bucketShare = static_cast<double>(bucketsOf[info.name]) / bucketCount;
+      }
+      topology.cells.push_back(std::move(info));
+    }
+    co_await writeCellPhases(cells, phases);
+    auto base = TopologyIndex::create(topology);
+    if (!base.isOk()) {
+      log->warn("topology refused error=\"{}\"", base.status().message());
+      co_return;
+    }
+
+    // The applications, with their current placement.
+    std::map<std::string, json::object> bindingOf;  // "<ns>/<name>"
+    for (auto& b : bindings) {
+      bindingOf[text(b, "metadata.namespace") + "/" + text(b, "metadata.name")] = std::move(b);
+    }
+    std::vector<AppState> states;
+    std::set<std::string> appIds;
+    for (auto& a : apps) {
+      AppState st;
+      st.request.ns = text(a, "metadata.namespace");
+      st.request.name = text(a, "metadata.name");
+      const std::string id = st.request.ns + "/" + st.request.name;
+      appIds.insert(id);
+      if (auto it = bindingOf.find(id); it != bindingOf.end()) {
+        if (labelsOf(it->second)[kManagedByLabel] != kManagedByScheduler) continue;  // by hand
+        st.binding = it->second;
+        json::value places = at(it->second, "spec.placements");
+        if (places.is_array()) {
+          for (const auto& p : places.get_array()) {
+            if (!p.is_object()) continue;
+            const auto& po = p.get_object();
+            const int n = static_cast<int>(
+                integer(po.contains("replicas") ? po.at("replicas") : json::value(), 0));
+            if (n > 0) st.request.current[text(po, "cell")][text(po, "cluster")] += n;
+          }
+        }
+      }
+      PlacementPolicy& pol = st.request.policy;
+      json::value names = at(a, "spec.placement.cells.names");
+      if (names.is_array()) {
+        for (const auto& n : names.get_array()) {
+          if (n.is_string()) pol.cellNames.emplace_back(n.get_string());
+        }
+      }
+      const std::string type = text(a, "spec.placement.cells.type");
+      if (type == "RZone") pol.cellType = CellType::kRZone;
+      if (type == "GZone") pol.cellType = CellType::kGZone;
+      if (type == "CZone") pol.cellType = CellType::kCZone;
+      json::value selector = at(a, "spec.placement.cells.selector");
+      if (selector.is_object()) {
+        for (const auto& [k, v] : selector.get_object()) {
+          if (v.is_string()) pol.cellSelector.emplace(std::string(k), std::string(v.get_string()));
+        }
+      }
+      json::value total = at(a, "spec.placement.totalReplicas");
+      if (total.is_number()) {
+        pol.totalReplicas = static_cast<int>(integer(total, 0));
+      } else {
+        pol.replicasPerCell = static_cast<int>(integer(at(a, "spec.placement.replicasPerCell"), 1));
+      }
+      pol.maxSkew = static_cast<int>(integer(at(a, "spec.placement.maxSkew"), 1));
+      pol.priority = static_cast<int>(integer(at(a, "spec.placement.priority"), 0));
+      pol.requests = resourcesOf(at(a, "spec.template.resources"));
+      json::value tolerations = at(a, "spec.placement.tolerations");
+      if (tolerations.is_array()) {
+        for (const auto& t : tolerations.get_array()) {
+          if (!t.is_object()) continue;
+          Toleration tol;
+          tol.key = text(t.get_object(), "key");
+          tol.op =
+              text(t.get_object(), "operator").empty() ? "Equal" : text(t.get_object(), "operator");
+          tol.value = text(t.get_object(), "value");
+          tol.effect = text(t.get_object(), "effect");
+          pol.tolerations.push_back(std::move(tol));
+        }
+      }
+      json::value failover = at(a, "spec.placement.failover.enabled");
+      pol.failover = failover.is_bool() && failover.get_bool();
+      st.failoverGraceSeconds =
+          static_cast<int>(integer(at(a, "spec.placement.failover.gracePeriodSeconds"), 60));
+      st.revision = revisionName(st.request.name, at(a, "spec.template"));
+      st.object = std::move(a);
+      states.push_back(std::move(st));
+    }
+
+    // Place: every current placement holds its room, then applications by priority.
+    std::sort(states.begin(), states.end(), [](const AppState& x, const AppState& y) {
+      if (x.request.policy.priority != y.request.policy.priority)
+        return x.request.policy.priority > y.request.policy.priority;
+      if (x.request.ns != y.request.ns) return x.request.ns < y.request.ns;
+      return x.request.name < y.request.name;
+    });
+    Usage used(*base);
+    for (const auto& st : states) {
+      used.add(*base, st.request.current, replicaFootprint(st.request.policy));
+    }
+    for (auto& st : states) {
+      const Resources footprint = replicaFootprint(st.request.policy);
+      used.add(*base, st.request.current, footprint, -1);
+      const TopologyIndex* index = &*base;
+      std::optional<TopologyIndex> variant;
+      if (st.request.policy.failover) {
+        // Clusters NotReady past this application's grace period, holding its replicas.
+        std::set<std::string> lost;
+        int stranded = 0;
+        for (const auto& [cell, perCluster] : st.request.current) {
+          for (const auto& [cluster, n] : perCluster) {
+            const auto& h = health[cluster];
+            if (!h.ready && h.notReadySince &&
+                now - *h.notReadySince > std::chrono::seconds(st.failoverGraceSeconds)) {
+              lost.insert(cluster);
+              stranded += n;
+            }
+          }
+        }
+        if (stranded > 0) {
+          if (takeFailoverBudget(stranded)) {
+            Topology t = topology;
+            for (auto& c : t.clusters) c.lost = c.lost || lost.count(c.name) > 0;
+            auto v = TopologyIndex::create(std::move(t));
+            if (v.isOk()) {
+              variant = std::move(v).value();
+              index = &*variant;
+              failoverReplicas->Increment(stranded);
+              log->warn("failover application={}/{} replicas={} from={}", st.request.ns,
+                        st.request.name, stranded, *lost.begin());
+            }
+          } else {
+            log->info("failover deferred (rate limit) application={}/{} replicas={}", st.request.ns,
+                      st.request.name, stranded);
+          }
+        }
+      }
+      // Same clusters, same order: `used` serves the variant index too.
+      Decision d = schedule(*index, st.request, used, std::nullopt);
+      co_await write(st, d);
+    }
+
+    // Bindings of applications that are gone.
+    for (const auto& [id, b] : bindingOf) {
+      if (appIds.count(id) || labelsOf(b)[kManagedByLabel] != kManagedByScheduler) continue;
+      auto ctx = systemContext();
+      co_await registry.remove(kind("Binding"), text(b, "metadata.namespace"),
+                               text(b, "metadata.name"), "", ctx, kWrite);
+      log->info("binding removed application={} (deleted)", id);
+    }
+  }
+
+  static inline const apiserver::WriteOptions kWrite{};
+
+  /// The phase every cell should have. Draining and Down belong to DR and are kept; a GZone
+  /// that another GZone names as its standby is Standby (of two naming each other, the one
+  /// with the smaller name is Active); every other cell is Active.
+  static std::map<std::string, std::string> cellPhases(const std::vector<json::object>& cells) {
+    std::map<std::string, std::string> out;
+    std::map<std::string, std::string> gzoneStandby;  // GZone → the GZone it names
+    for (const auto& c : cells) {
+      if (text(c, "spec.type") == "GZone")
+        gzoneStandby[text(c, "metadata.name")] = text(c, "spec.standby");
+    }
+    for (const auto& c : cells) {
+      const std::string name = text(c, "metadata.name");
+      const std::string current = text(c, "status.phase");
+      if (current == "Draining" || current == "Down") {
+        out[name] = current;
+        continue;
+      }
+      bool standby = false;
+      if (gzoneStandby.count(name)) {
+        for (const auto& [other, itsStandby] : gzoneStandby) {
+          if (other == name || itsStandby != name) continue;
+          const bool mutual = gzoneStandby[name] == other;
+          if (!mutual || other < name) standby = true;
+        }
+      }
+      out[name] = standby ? "Standby" : "Active";
+    }
+    return out;
+  }
+
+  Awaitable<void> writeCellPhases(const std::vector<json::object>& cells,
+                                  const std::map<std::string, std::string>& phases) {
+    apiserver::WriteOptions w;
+    w.statusSubresource = true;
+    for (const auto& c : cells) {
+      const std::string name = text(c, "metadata.name");
+      const std::string& phase = phases.at(name);
+      if (text(c, "status.phase") == phase) continue;
+      json::object o = c;
+      json::object status = o.contains("status") && o["status"].is_object()
+                                ? o["status"].as_object()
+                                : json::object();
+      status["phase"] = phase;
+      o["status"] = std::move(status);
+      auto ctx = systemContext();
+      std::string body = json::serialize(o);
+      Outcome r = co_await registry.update(kind("Cell"), "", name, body, ctx, w);
+      if (r.ok()) log->info("cell phase cell={} phase={}", name, phase);
+    }
+  }
+
+  /// Writes the Binding (if the placement or revision changed) and the Scheduled condition.
+  Awaitable<void> write(const AppState& st, const Decision& d) {
+    const bool keep = d.reason == "NoMatchingCells" || d.reason == "InvalidPolicy";
+    if (!keep) co_await writeBinding(st, d);
+    co_await writeCondition(st, d);
+  }
+
+  Awaitable<void> writeBinding(const AppState& st, const Decision& d) {
+    json::array placements;
+    for (const auto& [cell, perCluster] : d.placement) {
+      for (const auto& [cluster, n] : perCluster) {
+        if (n <= 0) continue;
+        placements.push_back(json::object{
+            {"cluster", cluster}, {"cell", cell}, {"revision", st.revision}, {"replicas", n}});
+      }
+    }
+    json::object spec{
+        {"application", st.request.name},
+        {"revisions", json::array{json::object{{"name", st.revision},
+                                               {"template", at(st.object, "spec.template")}}}},
+        {"placements", std::move(placements)}};
+    const auto& bindingKind = kind("Binding");
+    auto ctx = systemContext();
+    if (!st.binding) {
+      if (spec["placements"].as_array().empty()) co_return;
+      json::object b{
+          {"apiVersion", apiserver::kApiVersion},
+          {"kind", "Binding"},
+          {"metadata",
+           json::object{{"name", st.request.name},
+                        {"namespace", st.request.ns},
+                        {"labels", json::object{{kManagedByLabel, kManagedByScheduler}}}}},
+          {"spec", std::move(spec)}};
+      std::string body = json::serialize(b);
+      Outcome r = co_await registry.create(bindingKind, st.request.ns, body, ctx, kWrite);
+      if (!r.ok()) {
+        log->warn("binding create failed application={}/{} error=\"{}\"", st.request.ns,
+                  st.request.name, r.error->message);
+        co_return;
+      }
+      bindingsWritten->Increment();
+      co_return;
+    }
+    json::object b = *st.binding;
+    if (b["spec"] == json::value(spec)) co_return;
+    b["spec"] = std::move(spec);
+    std::string body = json::serialize(b);
+    Outcome r =
+        co_await registry.update(bindingKind, st.request.ns, st.request.name, body, ctx, kWrite);
+    if (!r.ok()) {
+      // 409: it changed meanwhile; the change wakes the next pass.
+      if (r.error->code != 409) {
+        log->warn("binding update failed application={}/{} error=\"{}\"", st.request.ns,
+                  st.request.name, r.error->message);
+      }
+      co_return;
+    }
+    bindingsWritten->Increment();
+    if (d.moved > 0) {
+      log->info("placed application={}/{} replicas={} moved={} reason={}", st.request.ns,
+                st.request.name, d.placed, d.moved, d.reason);
+    }
+  }
+
+  Awaitable<void> writeCondition(const AppState& st, const Decision& d) {
+    json::object o = st.object;
+    json::object status =
+        o.contains("status") && o["status"].is_object() ? o["status"].as_object() : json::object();
+    const std::string value = d.reason == "Scheduled" ? "True" : "False";
+    if (!setCondition(status, "Scheduled", value, d.reason, d.message)) co_return;
+    o["status"] = std::move(status);
+    apiserver::WriteOptions w;
+    w.statusSubresource = true;
+    auto ctx = systemContext();
+    std::string body = json::serialize(o);
+    // A 409 (the federation wrote the status meanwhile) is retried by the next pass.
+    co_await registry.update(kind("Application"), st.request.ns, st.request.name, body, ctx, w);
+  }
+};
+
+Result<std::unique_ptr<SchedulerController>> SchedulerController::create(
+    SchedulerOptions options, const apiserver::KindRegistry& kinds, apiserver::Storage& storage,
+    apiserver::WatchHub& hub, apiserver::Registry& registry, prometheus::Registry& metrics) {
+  for (const char* k : kWatched) {
+    if (kinds.byKind(k) == nullptr)
+      return internalError(std::string("kind ") + k + " not registered");
+  }
+  auto impl = std::make_unique<Impl>(options, kinds, storage, hub, registry);
+  impl->failoverTokens = std::max(1, options.failoverReplicasPerMinute);
+  impl->passes = &prometheus::BuildCounter()
+                      .Name("tessera_scheduler_passes_total")
+                      .Help("Scheduling passes over every application")
+                      .Register(metrics)
+                      .Add({});
+  impl->passSeconds = &prometheus::BuildHistogram()
+                           .Name("tessera_scheduler_pass_seconds")
+                           .Help("Duration of a scheduling pass (read, place, write)")
+                           .Register(metrics)
+                           .Add({}, latencyBuckets());
+  impl->bindingsWritten = &prometheus::BuildCounter()
+                               .Name("tessera_scheduler_bindings_written_total")
+                               .Help("Bindings created or changed by the scheduler")
+                               .Register(metrics)
+                               .Add({});
+  impl->failoverReplicas = &prometheus::BuildCounter()
+                                .Name("tessera_scheduler_failover_replicas_total")
+                                .Help("Replicas moved off clusters NotReady past their grace")
+                                .Register(metrics)
+                                .Add({});
+  return std::unique_ptr<SchedulerController>(new SchedulerController(std::move(impl)));
+}
+
+SchedulerController::SchedulerController(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SchedulerController::~SchedulerController() {
+  shutdown();
+}
+
+void SchedulerController::start() {
+  auto& im = *impl_;
+  for (const char* k : kWatched) {
+    auto sub = std::make_shared<std::shared_ptr<apiserver::WatchHub::Subscription>>();
+    auto notify = im.wake.notifier();
+    // Events are only a trigger: every pass reads the world afresh, so the queue is drained
+    // and dropped (an overflow changes nothing).
+    *sub = im.hub.subscribe(k, [&im, sub, notify] {
+      net::post(im.ioc, [sub] {
+        bool overflowed = false, closed = false;
+        if (*sub) (*sub)->drain(overflowed, closed);
+      });
+      notify();
+    });
+    im.subs.push_back(*sub);
+  }
+  im.wake.notify();  // the first pass
+  net::co_spawn(im.ioc, im.run(), [&im](std::exception_ptr e) {
+    if (e) im.log->error("scheduler stopped unexpectedly");
+  });
+  im.thread = std::thread([&im] { im.ioc.run(); });
+  im.log->info("scheduler started resync_ms={} failover_replicas_per_minute={}",
+               im.options.resync.count(), im.options.failoverReplicasPerMinute);
+}
+
+void SchedulerController::shutdown() {
+  auto& im = *impl_;
+  if (im.stopping.exchange(true)) return;
+  im.wake.notify();
+  im.work.reset();
+  net::post(im.ioc, [&im] { im.subs.clear(); });
+  if (im.thread.joinable()) im.thread.join();
+  im.subs.clear();
+}
+
+}  // namespace tessera::scheduler
