@@ -230,9 +230,11 @@ DiscoveryDocs::DiscoveryDocs(const KindRegistry& kinds, std::string serverVersio
     for (std::size_t i = 0; i < collections.size(); ++i) {
       bool scoped = k.namespaced && i == 0;
       json::object coll;
-      auto list = op("list", "list" + k.kind);
-      list["responses"] = response(name + "List");
-      coll["get"] = std::move(list);
+      if (!k.review) {
+        auto list = op("list", "list" + k.kind);
+        list["responses"] = response(name + "List");
+        coll["get"] = std::move(list);
+      }
       if (!k.readOnly() && !k.systemManaged && (scoped || !k.namespaced)) {
         auto post = op("post", "create" + k.kind);
         post["parameters"] = writeParams();
@@ -241,7 +243,7 @@ DiscoveryDocs::DiscoveryDocs(const KindRegistry& kinds, std::string serverVersio
       }
       if (scoped) coll["parameters"] = json::array{nsParam};
       paths[collections[i]] = std::move(coll);
-      if (k.namespaced && !scoped) continue;
+      if ((k.namespaced && !scoped) || k.review) continue;
       json::object item;
       item["get"] = op("get", "read" + k.kind);
       if (!k.readOnly() && !k.systemManaged) {

@@ -50,6 +50,7 @@ std::optional<Role> parseRole(std::string_view s) {
 
 std::vector<Verb> KindInfo::verbs() const {
   if (readOnly()) return {Verb::kGet, Verb::kList};
+  if (review) return {Verb::kCreate};
   if (systemManaged) return {Verb::kGet, Verb::kList, Verb::kWatch};
   return {Verb::kCreate, Verb::kDelete, Verb::kGet,  Verb::kList,
           Verb::kPatch,  Verb::kUpdate, Verb::kWatch};

@@ -84,6 +84,11 @@ struct KindInfo {
   /// read-only; in-process writers go through the Registry as usual.
   bool systemManaged = false;
 
+  /// The kind is a question, not a stored object (PlacementReview, like Kubernetes'
+  /// SubjectAccessReview): it can only be created, nothing is written, and the answer comes
+  /// back in the created object's status (ApiHandler::setReviewProvider).
+  bool review = false;
+
   /// The kind has a `log` subresource (GET .../<name>/log), served by a provider that main
   /// wires in (ApiHandler::setLogProvider).
   bool hasLog = false;

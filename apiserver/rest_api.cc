@@ -369,6 +369,12 @@ Awaitable<HttpResponse> ApiHandler::serveResource(Call& c) {
   if (kind.readOnly() && !isReadVerb(verb)) {
     co_return errorResponse(ApiError::methodNotAllowed(kind.plural + " are read-only"));
   }
+  if (kind.review && verb != Verb::kCreate) {
+    co_return errorResponse(ApiError::methodNotAllowed(
+        kind.plural +
+        " are only created (POST): they are questions, answered in the response "
+        "and never stored"));
+  }
   if (kind.systemManaged && !isReadVerb(verb)) {
     co_return errorResponse(ApiError::methodNotAllowed(
         kind.plural + " are written by Tessera itself and are read-only through the API"));
@@ -471,6 +477,7 @@ Awaitable<HttpResponse> ApiHandler::serveResource(Call& c) {
       o = co_await registry_.get(kind, c.ns, c.name);
       break;
     case Verb::kCreate:
+      if (kind.review) co_return co_await serveReview(c, opts);
       o = co_await registry_.create(kind, c.ns, c.req.body, c.ctx, opts);
       break;
     case Verb::kUpdate:
@@ -547,6 +554,40 @@ Awaitable<HttpResponse> ApiHandler::serveLog(Call& c) {
     co_return errorResponse(ApiError::fromStatus(lines.status(), kind.plural, c.name));
   }
   co_return textResponse(200, std::move(lines).value());
+}
+
+Awaitable<HttpResponse> ApiHandler::serveReview(Call& c, const WriteOptions& opts) {
+  const KindInfo& kind = *c.kind;
+  // Checked and defaulted like any object, and never written (a dry run).
+  WriteOptions check = opts;
+  check.dryRun = true;
+  // A question needs no name of its own.
+  std::string body = c.req.body;
+  boost::system::error_code ec;
+  json::value parsed = json::parse(body, ec);
+  if (!ec && parsed.is_object()) {
+    json::object& meta = parsed.as_object()["metadata"].is_object()
+                             ? parsed.as_object()["metadata"].as_object()
+                             : parsed.as_object()["metadata"].emplace_object();
+    if (!meta.contains("name") && !meta.contains("generateName")) meta["generateName"] = "review-";
+    body = json::serialize(parsed);
+  }
+  Outcome o = co_await registry_.create(kind, c.ns, body, c.ctx, check);
+  if (!o.ok()) co_return errorResponse(*o.error);
+  if (!reviewProvider_) {
+    co_return errorResponse(ApiError::serviceUnavailable(kind.plural + " are not served here"));
+  }
+  auto answer = co_await reviewProvider_(kind, o.object.json);
+  if (!answer.isOk()) {
+    if (answer.status().code() == StatusCode::kInvalidArgument) {
+      co_return errorResponse(ApiError::invalid(
+          kind.kind, kind.plural, "", {{"FieldValueInvalid", answer.status().message(), "spec"}}));
+    }
+    co_return errorResponse(ApiError::fromStatus(answer.status(), kind.plural, ""));
+  }
+  json::value v = json::parse(o.object.json);
+  v.as_object()["status"] = std::move(answer).value();
+  co_return objectResponse(201, kind, json::serialize(v), c.format, c.param("includeObject"));
 }
 
 Awaitable<HttpResponse> ApiHandler::list(Call& c) {

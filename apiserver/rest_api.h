@@ -61,12 +61,19 @@ class ApiHandler final : public HttpHandler {
                                                                    int tailLines)>;
   void setLogProvider(LogProvider provider) { logProvider_ = std::move(provider); }
 
+  /// Answers a review kind (kind.review): the validated object (with defaults) → its status.
+  /// Set once by main before serving; kInvalidArgument becomes a 422.
+  using ReviewProvider =
+      std::function<Awaitable<Result<boost::json::value>>(const KindInfo& kind, std::string body)>;
+  void setReviewProvider(ReviewProvider provider) { reviewProvider_ = std::move(provider); }
+
   struct Call;  // one request being served (rest_api.cc)
 
  private:
   Awaitable<HttpResponse> serveResource(Call& call);
   Awaitable<HttpResponse> list(Call& call);
   Awaitable<HttpResponse> serveLog(Call& call);
+  Awaitable<HttpResponse> serveReview(Call& call, const WriteOptions& opts);
   Awaitable<HttpResponse> listAudit(Call& call);
   /// Streams the watch; returns a response only when it refuses before streaming.
   Awaitable<std::optional<HttpResponse>> watch(Call& call, ResponseStream& stream);
@@ -83,6 +90,7 @@ class ApiHandler final : public HttpHandler {
   DiscoveryDocs docs_;
   std::atomic<bool> shuttingDown_{false};
   LogProvider logProvider_;
+  ReviewProvider reviewProvider_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* latency_;
   prometheus::Family<prometheus::Counter>* watchEvents_;

@@ -239,17 +239,27 @@ struct SchedulerController::Impl {
     return true;
   }
 
-  Awaitable<void> pass() {
+  /// Everything a pass needs, read afresh from the storage.
+  struct World {
+    Topology topology;
+    std::map<std::string, ClusterHealth> health;
+    std::vector<json::object> cells;
+    std::map<std::string, std::string> phases;
+    std::map<std::string, json::object> bindingOf;  // "<ns>/<name>"
+    std::vector<AppState> states;                   // applications the scheduler manages
+    std::set<std::string> appIds;                   // every application
+  };
+
+  Awaitable<World> readWorld() {
+    World w;
     auto clusters = co_await listAll("Cluster");
     auto cells = co_await listAll("Cell");
     auto shardMaps = co_await listAll("ShardMap");
     auto apps = co_await listAll("Application");
     auto bindings = co_await listAll("Binding");
-    const auto now = std::chrono::system_clock::now();
 
-    // The world.
-    Topology topology;
-    std::map<std::string, ClusterHealth> health;
+    Topology& topology = w.topology;
+    std::map<std::string, ClusterHealth>& health = w.health;
     std::map<std::string, std::string> zoneOf;
     for (const auto& c : clusters) {
       ClusterInfo info;
@@ -290,7 +300,8 @@ struct SchedulerController::Impl {
         }
       }
     }
-    const std::map<std::string, std::string> phases = cellPhases(cells);
+    w.phases = cellPhases(cells);
+    const auto& phases = w.phases;
     for (const auto& c : cells) {
       CellInfo info;
       info.name = text(c, "metadata.name");
@@ -313,20 +324,14 @@ struct SchedulerController::Impl {
       }
       topology.cells.push_back(std::move(info));
     }
-    co_await writeCellPhases(cells, phases);
-    auto base = TopologyIndex::create(topology);
-    if (!base.isOk()) {
-      log->warn("topology refused error=\"{}\"", base.status().message());
-      co_return;
-    }
 
     // The applications, with their current placement.
-    std::map<std::string, json::object> bindingOf;  // "<ns>/<name>"
+    std::map<std::string, json::object>& bindingOf = w.bindingOf;
     for (auto& b : bindings) {
       bindingOf[text(b, "metadata.namespace") + "/" + text(b, "metadata.name")] = std::move(b);
     }
-    std::vector<AppState> states;
-    std::set<std::string> appIds;
+    std::vector<AppState>& states = w.states;
+    std::set<std::string>& appIds = w.appIds;
     for (auto& a : apps) {
       AppState st;
       st.request.ns = text(a, "metadata.namespace");
@@ -394,6 +399,22 @@ struct SchedulerController::Impl {
       st.object = std::move(a);
       states.push_back(std::move(st));
     }
+    w.cells = std::move(cells);
+    co_return w;
+  }
+
+  Awaitable<void> pass() {
+    World w = co_await readWorld();
+    co_await writeCellPhases(w.cells, w.phases);
+    const Topology& topology = w.topology;
+    auto& health = w.health;
+    auto& states = w.states;
+    const auto now = std::chrono::system_clock::now();
+    auto base = TopologyIndex::create(topology);
+    if (!base.isOk()) {
+      log->warn("topology refused error=\"{}\"", base.status().message());
+      co_return;
+    }
 
     // Place: every current placement holds its room, then applications by priority.
     std::sort(states.begin(), states.end(), [](const AppState& x, const AppState& y) {
@@ -449,8 +470,8 @@ struct SchedulerController::Impl {
     }
 
     // Bindings of applications that are gone.
-    for (const auto& [id, b] : bindingOf) {
-      if (appIds.count(id) || labelsOf(b)[kManagedByLabel] != kManagedByScheduler) continue;
+    for (const auto& [id, b] : w.bindingOf) {
+      if (w.appIds.count(id) || labelsOf(b)[kManagedByLabel] != kManagedByScheduler) continue;
       auto ctx = systemContext();
       co_await registry.remove(kind("Binding"), text(b, "metadata.namespace"),
                                text(b, "metadata.name"), "", ctx, kWrite);
@@ -590,6 +611,121 @@ struct SchedulerController::Impl {
     co_await registry.update(kind("Application"), st.request.ns, st.request.name, body, ctx, w);
   }
 };
+
+namespace {
+
+json::array placementJson(const Placement& p) {
+  json::array out;
+  for (const auto& [cell, perCluster] : p) {
+    for (const auto& [cluster, n] : perCluster) {
+      if (n > 0) out.push_back(json::object{{"cell", cell}, {"cluster", cluster}, {"replicas", n}});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Awaitable<Result<json::value>> SchedulerController::review(std::string reviewJson) {
+  auto& im = *impl_;
+  json::object rv = json::parse(reviewJson).as_object();
+  std::set<std::string> lostZones, lostClusters;
+  for (const char* field : {"lostZones", "lostClusters"}) {
+    json::value list = at(rv, std::string("spec.") + field);
+    if (!list.is_array()) continue;
+    for (const auto& v : list.get_array()) {
+      if (!v.is_string()) continue;
+      (std::string(field) == "lostZones" ? lostZones : lostClusters)
+          .insert(std::string(v.get_string()));
+    }
+  }
+  json::value failoverFlag = at(rv, "spec.failover");
+  const bool forceFailover = !failoverFlag.is_bool() || failoverFlag.get_bool();
+  // (namespace/name) → overrides; empty: report every application.
+  std::map<std::string, json::object> only;
+  json::value apps = at(rv, "spec.applications");
+  if (apps.is_array()) {
+    for (const auto& a : apps.get_array()) {
+      if (a.is_object())
+        only[text(a.get_object(), "namespace") + "/" + text(a.get_object(), "name")] =
+            a.get_object();
+    }
+  }
+
+  Impl::World w = co_await im.readWorld();
+  for (const auto& z : lostZones) {
+    bool known = false;
+    for (const auto& c : w.topology.clusters) known = known || c.zone == z;
+    if (!known) co_return invalidArgument("no member cluster is in datacenter \"" + z + "\"");
+  }
+  for (auto& c : w.topology.clusters) {
+    if (lostZones.count(c.zone) || lostClusters.count(c.name)) {
+      c.ready = false;
+      c.lost = true;
+    }
+  }
+  std::vector<AppRequest> requests;
+  std::set<std::string> found;
+  for (auto& st : w.states) {
+    const std::string id = st.request.ns + "/" + st.request.name;
+    if (forceFailover) st.request.policy.failover = true;
+    if (auto it = only.find(id); it != only.end()) {
+      found.insert(id);
+      const json::object& o = it->second;
+      if (const auto* per = o.if_contains("replicasPerCell"); per && per->is_number()) {
+        st.request.policy.replicasPerCell = static_cast<int>(integer(*per, 1));
+        st.request.policy.totalReplicas.reset();
+      }
+      if (const auto* total = o.if_contains("totalReplicas"); total && total->is_number()) {
+        st.request.policy.totalReplicas = static_cast<int>(integer(*total, 0));
+        st.request.policy.replicasPerCell.reset();
+      }
+    }
+    requests.push_back(st.request);
+  }
+  for (const auto& [id, o] : only) {
+    if (!found.count(id))
+      co_return notFound("application " + id + " not found (or not placed by the scheduler)");
+  }
+  auto index = TopologyIndex::create(w.topology);
+  if (!index.isOk()) co_return index.status();
+  std::vector<Decision> decisions = scheduleAll(*index, requests);
+
+  json::array out;
+  int complete = 0, shortApps = 0, moved = 0;
+  for (std::size_t i = 0; i < decisions.size(); ++i) {
+    const Decision& d = decisions[i];
+    if (!only.empty() && !only.count(d.ns + "/" + d.name)) continue;
+    complete += d.complete;
+    shortApps += !d.complete;
+    moved += d.moved;
+    json::array cells;
+    for (const auto& e : d.cells) {
+      cells.push_back(json::object{{"name", e.cell},
+                                   {"desired", e.desired},
+                                   {"placed", e.placed},
+                                   {"message", e.message()}});
+    }
+    out.push_back(json::object{{"namespace", d.ns},
+                               {"name", d.name},
+                               {"reason", d.reason},
+                               {"message", d.message},
+                               {"desired", d.desired},
+                               {"placed", d.placed},
+                               {"moved", d.moved},
+                               {"current", placementJson(requests[i].current)},
+                               {"placement", placementJson(d.placement)},
+                               {"cells", std::move(cells)}});
+  }
+  json::object summary{{"applications", static_cast<std::int64_t>(out.size())},
+                       {"complete", complete},
+                       {"short", shortApps},
+                       {"moved", moved}};
+  json::object answer;
+  answer["applications"] = std::move(out);
+  answer["summary"] = std::move(summary);
+  co_return json::value(std::move(answer));
+}
 
 Result<std::unique_ptr<SchedulerController>> SchedulerController::create(
     SchedulerOptions options, const apiserver::KindRegistry& kinds, apiserver::Storage& storage,

@@ -15,8 +15,10 @@
 // Threading: one thread of its own; public methods are thread-safe.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <memory>
+#include <string>
 
 #include "apiserver/kind.h"
 #include "apiserver/registry.h"
@@ -51,6 +53,12 @@ class SchedulerController {
   void start();
   /// Stops after the pass in progress. Idempotent.
   void shutdown();
+
+  /// Answers a PlacementReview (what-if; its object as validated JSON): the placement of
+  /// every (or the named) application if the given datacenters or clusters were lost and/or
+  /// the named applications had other replica counts. Reads the world, writes nothing; may be
+  /// called from any executor.
+  apiserver::Awaitable<Result<boost::json::value>> review(std::string reviewJson);
 
  private:
   struct Impl;

@@ -255,6 +255,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (f.scheduler) (*sched)->start();
+  scheduler::SchedulerController* schedPtr = sched->get();
+  handler.setReviewProvider(
+      [schedPtr](const KindInfo&, std::string body) { return schedPtr->review(std::move(body)); });
   federation::FederationServer* fedPtr = fed->get();
   handler.setLogProvider([fedPtr](std::string ns, std::string name, int tail) {
     return fedPtr->fetchLogs(std::move(ns), std::move(name), tail);

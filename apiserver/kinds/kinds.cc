@@ -10,7 +10,7 @@ namespace json = boost::json;
 
 KindRegistry builtinKinds() {
   return KindRegistry({clusterKind(), cellKind(), shardMapKind(), applicationKind(), bindingKind(), replicaKind(),
-                       apiTokenKind(), bootstrapTokenKind(), auditEventKind()});
+                       apiTokenKind(), bootstrapTokenKind(), auditEventKind(), placementReviewKind()});
 }
 
 namespace schemas {

@@ -15,6 +15,7 @@ KindInfo bindingKind();
 KindInfo replicaKind();
 KindInfo bootstrapTokenKind();
 KindInfo shardMapKind();
+KindInfo placementReviewKind();
 
 KindRegistry builtinKinds();
 

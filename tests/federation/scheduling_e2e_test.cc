@@ -128,6 +128,57 @@ TEST_F(SchedulingTest, PlacesIntoEveryCellAndExplainsWhatItCannotPlace) {
   EXPECT_EQ(placements(), spread);  // the first application is undisturbed
 }
 
+TEST_F(SchedulingTest, WhatIfAnswersWithoutChangingAnything) {
+  registerAll();
+  createCells();
+  createApplication(R"({"cells":{"type":"RZone"},"replicasPerCell":2})");
+  const std::map<std::string, int> spread = {
+      {"cluster-a1", 1}, {"cluster-a2", 1}, {"cluster-b", 2}, {"cluster-c", 2}};
+  ASSERT_TRUE(waitFor([&] { return placements() == spread; }, seconds(30)));
+  const std::string version = bindingVersion();
+  auto c = server_->client();
+  auto review = [&](const std::string& spec) {
+    return c.post(std::string(kApi) + "/placementreviews",
+                  R"({"apiVersion":"tessera.io/v1","kind":"PlacementReview","spec":)" + spec + "}");
+  };
+
+  // If dc-a were lost: rz-a has nowhere to go (a cell lives in one datacenter).
+  auto lost = review(R"({"lostZones":["dc-a"]})");
+  ASSERT_EQ(lost.status, 201) << lost.body;
+  const json::value answer = lost.json();
+  EXPECT_EQ(str(answer, {"status", "summary", "short"}), "1") << lost.body;
+  const auto& app = answer.at("status").at("applications").at(0);
+  EXPECT_EQ(str(app, {"name"}), "shop");
+  EXPECT_EQ(str(app, {"desired"}), "6");
+  EXPECT_EQ(str(app, {"placed"}), "4");
+  EXPECT_EQ(str(app, {"reason"}), "Unschedulable");
+  bool explained = false;
+  for (const auto& cell : app.at("cells").as_array()) {
+    if (str(cell, {"name"}) == "rz-a") {
+      explained = str(cell, {"message"}).find("2 Lost") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(explained) << lost.body;
+
+  // If the application had 3 replicas per cell.
+  auto bigger =
+      review(R"({"applications":[{"namespace":"pay","name":"shop","replicasPerCell":3}]})");
+  ASSERT_EQ(bigger.status, 201) << bigger.body;
+  EXPECT_EQ(str(bigger.json().at("status").at("applications").at(0), {"placed"}), "9")
+      << bigger.body;
+
+  // Bad questions get clear answers; nothing was written by any of them.
+  auto unknown = review(R"({"lostZones":["dc-x"]})");
+  EXPECT_EQ(unknown.status, 422) << unknown.body;
+  EXPECT_NE(str(unknown.json(), {"message"}).find("no member cluster is in datacenter \"dc-x\""),
+            std::string::npos)
+      << unknown.body;
+  EXPECT_EQ(review(R"({"applications":[{"namespace":"pay","name":"nope"}]})").status, 404);
+  EXPECT_EQ(c.get(std::string(kApi) + "/placementreviews").status, 405);
+  EXPECT_EQ(bindingVersion(), version);
+  EXPECT_EQ(placements(), spread);
+}
+
 TEST_F(SchedulingTest, OneGZoneIsActiveTheOthersStandBy) {
   registerAll();
   auto c = server_->client();

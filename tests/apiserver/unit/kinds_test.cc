@@ -463,7 +463,7 @@ TEST(KindRegistryTest, BuiltinKindsInDiscoveryOrder) {
   std::vector<std::string> names;
   for (const auto& k : reg.all()) names.push_back(k.kind);
   EXPECT_THAT(names, ElementsAre("Cluster", "Cell", "ShardMap", "Application", "Binding", "Replica",
-                                 "APIToken", "BootstrapToken", "AuditEvent"));
+                                 "APIToken", "BootstrapToken", "AuditEvent", "PlacementReview"));
 }
 
 TEST(KindRegistryTest, LooksUpByPluralAndByKind) {
