@@ -109,7 +109,8 @@ start_agent() {  # cluster region zone first-port
     token=(--token "$(printf 'apiVersion: tessera.io/v1\nkind: BootstrapToken\nmetadata: {generateName: up-}\nspec: {cluster: %s}\n' "$cluster" |
       "${KUBECTL[@]}" create -f - -o jsonpath='{.status.token}')")
   fi
-  "$BUILD/federation/tessera-agent" --server "127.0.0.1:$AGENT_PORT" --ca-file "$STATE/pki/ca.crt" \
+  # Replicas inherit the agent's PATH: templates may name tessera-demo-app without a path.
+  PATH="$BUILD/federation/demo_app:$PATH" "$BUILD/federation/tessera-agent" --server "127.0.0.1:$AGENT_PORT" --ca-file "$STATE/pki/ca.crt" \
     --cluster "$cluster" --region "$region" --zone "$zone" --runtime process \
     --state-dir "$dir" --port-range "$first-$((first + 999))" "${token[@]}" >>"$dir.log" 2>&1 &
   AGENT_PIDS+=($!)
