@@ -37,7 +37,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr const char* kWatched[] = {"Application", "Cluster", "Cell", "ShardMap", "Binding"};
+constexpr const char* kWatched[] = {"Application", "Cluster", "Cell",
+                                    "ShardMap",    "Binding", "ResourceQuota"};
 
 std::string text(const json::object& o, std::string_view path) {
   json::value v = at(o, path);
@@ -248,6 +249,7 @@ struct SchedulerController::Impl {
     std::map<std::string, json::object> bindingOf;  // "<ns>/<name>"
     std::vector<AppState> states;                   // applications the scheduler manages
     std::set<std::string> appIds;                   // every application
+    std::map<std::string, json::object> quotas;     // namespace → its ResourceQuota
   };
 
   Awaitable<World> readWorld() {
@@ -257,6 +259,11 @@ struct SchedulerController::Impl {
     auto shardMaps = co_await listAll("ShardMap");
     auto apps = co_await listAll("Application");
     auto bindings = co_await listAll("Binding");
+    auto quotas = co_await listAll("ResourceQuota");
+    for (auto& q : quotas) {
+      // One per namespace counts: the first by name.
+      w.quotas.emplace(text(q, "metadata.namespace"), std::move(q));
+    }
 
     Topology& topology = w.topology;
     std::map<std::string, ClusterHealth>& health = w.health;
@@ -424,8 +431,17 @@ struct SchedulerController::Impl {
       return x.request.name < y.request.name;
     });
     Usage used(*base);
+    std::map<std::string, Resources> nsUsed;  // what each namespace's placements request
+    auto total = [](const Placement& p, const Resources& footprint) {
+      int n = 0;
+      for (const auto& [cell, perCluster] : p) {
+        for (const auto& [cluster, r] : perCluster) n += std::max(0, r);
+      }
+      return footprint * n;
+    };
     for (const auto& st : states) {
       used.add(*base, st.request.current, replicaFootprint(st.request.policy));
+      nsUsed[st.request.ns] += total(st.request.current, replicaFootprint(st.request.policy));
     }
     for (auto& st : states) {
       const Resources footprint = replicaFootprint(st.request.policy);
@@ -464,10 +480,19 @@ struct SchedulerController::Impl {
           }
         }
       }
+      // The namespace's quota, less what its other applications request.
+      std::optional<Resources> quotaLeft;
+      if (auto q = w.quotas.find(st.request.ns); q != w.quotas.end()) {
+        Resources hard = quotaOf(q->second);
+        quotaLeft = hard - (nsUsed[st.request.ns] - total(st.request.current, footprint));
+      }
       // Same clusters, same order: `used` serves the variant index too.
-      Decision d = schedule(*index, st.request, used, std::nullopt);
+      Decision d = schedule(*index, st.request, used, quotaLeft);
+      nsUsed[st.request.ns] += total(d.placement, footprint) - total(st.request.current, footprint);
       co_await write(st, d);
     }
+
+    co_await writeQuotaUsage(w.quotas, nsUsed);
 
     // Bindings of applications that are gone.
     for (const auto& [id, b] : w.bindingOf) {
@@ -480,6 +505,36 @@ struct SchedulerController::Impl {
   }
 
   static inline const apiserver::WriteOptions kWrite{};
+
+  /// spec.hard of a ResourceQuota; a dimension it does not name is unlimited.
+  static Resources quotaOf(const json::object& q) {
+    json::value hard = at(q, "spec.hard");
+    Resources r = resourcesOf(hard);
+    const json::object empty;
+    const json::object& h = hard.is_object() ? hard.get_object() : empty;
+    if (!h.contains("cpu")) r.cpuMillis = kUnlimited;
+    if (!h.contains("memory")) r.memoryBytes = kUnlimited;
+    if (!h.contains("pods")) r.pods = kUnlimited;
+    return r;
+  }
+
+  Awaitable<void> writeQuotaUsage(const std::map<std::string, json::object>& quotas,
+                                  std::map<std::string, Resources>& nsUsed) {
+    apiserver::WriteOptions w;
+    w.statusSubresource = true;
+    for (const auto& [ns, q] : quotas) {
+      const Resources& u = nsUsed[ns];
+      json::object used{{"cpu", formatMilli(u.cpuMillis)},
+                        {"memory", formatBytes(u.memoryBytes)},
+                        {"pods", u.pods}};
+      if (at(q, "status.used") == json::value(used)) continue;
+      json::object o = q;
+      o["status"] = json::object{{"used", std::move(used)}};
+      auto ctx = systemContext();
+      std::string body = json::serialize(o);
+      co_await registry.update(kind("ResourceQuota"), ns, text(q, "metadata.name"), body, ctx, w);
+    }
+  }
 
   /// The phase every cell should have. Draining and Down belong to DR and are kept; a GZone
   /// that another GZone names as its standby is Standby (of two naming each other, the one

@@ -9,7 +9,7 @@ namespace tessera::apiserver {
 namespace json = boost::json;
 
 KindRegistry builtinKinds() {
-  return KindRegistry({clusterKind(), cellKind(), shardMapKind(), applicationKind(), bindingKind(), replicaKind(),
+  return KindRegistry({clusterKind(), cellKind(), shardMapKind(), applicationKind(), resourceQuotaKind(), bindingKind(), replicaKind(),
                        apiTokenKind(), bootstrapTokenKind(), auditEventKind(), placementReviewKind()});
 }
 

@@ -16,6 +16,7 @@ KindInfo replicaKind();
 KindInfo bootstrapTokenKind();
 KindInfo shardMapKind();
 KindInfo placementReviewKind();
+KindInfo resourceQuotaKind();
 
 KindRegistry builtinKinds();
 

@@ -179,6 +179,43 @@ TEST_F(SchedulingTest, WhatIfAnswersWithoutChangingAnything) {
   EXPECT_EQ(placements(), spread);
 }
 
+TEST_F(SchedulingTest, NamespaceQuotaStopsGrowth) {
+  registerAll();
+  createCells();
+  auto c = server_->client();
+  auto quota = c.post(std::string(kApi) + "/namespaces/pay/resourcequotas",
+                      R"({"apiVersion":"tessera.io/v1","kind":"ResourceQuota",)"
+                      R"("metadata":{"name":"pay","namespace":"pay"},"spec":{"hard":{"pods":4}}})");
+  ASSERT_EQ(quota.status, 201) << quota.body;
+  createApplication(R"({"cells":{"type":"RZone"},"replicasPerCell":2})");
+  auto placed = [&] {
+    int n = 0;
+    for (const auto& [cluster, r] : placements()) n += r;
+    return n;
+  };
+  ASSERT_TRUE(waitFor([&] { return placed() == 4; }, seconds(30))) << placed();
+  ASSERT_TRUE(waitFor([&] { return scheduledCondition().rfind("False/Unschedulable", 0) == 0; },
+                      seconds(30)))
+      << scheduledCondition();
+  EXPECT_NE(scheduledCondition().find("quota"), std::string::npos) << scheduledCondition();
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return str(c.get(std::string(kApi) + "/namespaces/pay/resourcequotas/pay").json(),
+                   {"status", "used", "pods"}) == "4";
+      },
+      seconds(30)));
+  // Raising the quota lets the application grow to what it asks.
+  auto q = c.get(std::string(kApi) + "/namespaces/pay/resourcequotas/pay").json();
+  q.as_object()["spec"] = json::parse(R"({"hard":{"pods":10}})");
+  ASSERT_EQ(
+      c.put(std::string(kApi) + "/namespaces/pay/resourcequotas/pay", json::serialize(q)).status,
+      200);
+  ASSERT_TRUE(waitFor([&] { return placed() == 6; }, seconds(30))) << placed();
+  EXPECT_TRUE(
+      waitFor([&] { return scheduledCondition().rfind("True/Scheduled", 0) == 0; }, seconds(30)))
+      << scheduledCondition();
+}
+
 TEST_F(SchedulingTest, OneGZoneIsActiveTheOthersStandBy) {
   registerAll();
   auto c = server_->client();

@@ -462,8 +462,9 @@ TEST(KindRegistryTest, BuiltinKindsInDiscoveryOrder) {
   const KindRegistry reg = builtinKinds();
   std::vector<std::string> names;
   for (const auto& k : reg.all()) names.push_back(k.kind);
-  EXPECT_THAT(names, ElementsAre("Cluster", "Cell", "ShardMap", "Application", "Binding", "Replica",
-                                 "APIToken", "BootstrapToken", "AuditEvent", "PlacementReview"));
+  EXPECT_THAT(
+      names, ElementsAre("Cluster", "Cell", "ShardMap", "Application", "ResourceQuota", "Binding",
+                         "Replica", "APIToken", "BootstrapToken", "AuditEvent", "PlacementReview"));
 }
 
 TEST(KindRegistryTest, LooksUpByPluralAndByKind) {
