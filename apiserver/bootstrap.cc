@@ -101,11 +101,7 @@ Awaitable<Status> ensureAdminKubeconfig(Registry& registry, Storage& storage,
     }
   }
   const KindInfo* kind = kinds.byKind(apiTokenKind().kind);
-  RequestContext ctx;
-  ctx.user = "system:tessera-server";
-  ctx.role = Role::kAdmin;
-  ctx.requestId = newUuid();
-  ctx.received = std::chrono::system_clock::now();
+  RequestContext ctx = systemContext("system:tessera-server");
   json::object token{
       {"apiVersion", kApiVersion},
       {"kind", kind->kind},

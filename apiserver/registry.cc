@@ -198,6 +198,15 @@ ApiError patchFailed(const KindInfo& kind, const std::string& name, const std::s
 
 }  // namespace
 
+RequestContext systemContext(const std::string& user) {
+  RequestContext ctx;
+  ctx.user = user;
+  ctx.role = Role::kAdmin;
+  ctx.requestId = newUuid();
+  ctx.received = std::chrono::system_clock::now();
+  return ctx;
+}
+
 Registry::Registry(const KindRegistry& kinds, Storage& storage)
     : kinds_(kinds), storage_(storage) {}
 

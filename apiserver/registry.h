@@ -32,6 +32,10 @@ struct RequestContext {
   SystemTime received;
 };
 
+/// The identity of one of Tessera's own components ("system:scheduler"), with the admin role,
+/// a fresh request id and the current time: for in-process writers (audited under that name).
+RequestContext systemContext(const std::string& user);
+
 enum class FieldValidation { kStrict, kWarn, kIgnore };
 enum class PatchType { kMerge, kJson };
 

@@ -178,13 +178,8 @@ struct SchedulerController::Impl {
   prometheus::Counter* bindingsWritten = nullptr;
   prometheus::Counter* failoverReplicas = nullptr;
 
-  apiserver::RequestContext systemContext() const {
-    apiserver::RequestContext ctx;
-    ctx.user = "system:scheduler";
-    ctx.role = apiserver::Role::kAdmin;
-    ctx.requestId = newUuid();
-    ctx.received = std::chrono::system_clock::now();
-    return ctx;
+  static apiserver::RequestContext systemContext() {
+    return apiserver::systemContext("system:scheduler");
   }
 
   const apiserver::KindInfo& kind(const std::string& name) const { return *kinds.byKind(name); }

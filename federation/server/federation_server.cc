@@ -140,13 +140,8 @@ struct FederationServer::Impl {
     bootstrapKind = kinds.byKind("BootstrapToken");
   }
 
-  apiserver::RequestContext systemContext() const {
-    apiserver::RequestContext ctx;
-    ctx.user = "system:federation";
-    ctx.role = apiserver::Role::kAdmin;
-    ctx.requestId = newUuid();
-    ctx.received = std::chrono::system_clock::now();
-    return ctx;
+  static apiserver::RequestContext systemContext() {
+    return apiserver::systemContext("system:federation");
   }
 
   template <typename F>
