@@ -107,7 +107,9 @@ TEST_F(SchedulingTest, PlacesIntoEveryCellAndExplainsWhatItCannotPlace) {
   ASSERT_TRUE(waitFor([&] { return placements() == spread; }, seconds(30)))
       << json::serialize(json::value_from(placements()));
   ASSERT_TRUE(waitFor([&] { return readyReplicas() == 6; }, seconds(60))) << readyReplicas();
-  EXPECT_EQ(scheduledCondition().rfind("True/Scheduled", 0), 0u) << scheduledCondition();
+  EXPECT_TRUE(
+      waitFor([&] { return scheduledCondition().rfind("True/Scheduled", 0) == 0; }, seconds(30)))
+      << scheduledCondition();
   for (const auto& r : replicas()) {
     HttpClient c(Endpoint{
         "127.0.0.1",
@@ -236,7 +238,9 @@ TEST_F(SchedulingTest, OneGZoneIsActiveTheOthersStandBy) {
   const std::map<std::string, int> activeOnly = {{"cluster-a1", 1}};
   ASSERT_TRUE(waitFor([&] { return placements() == activeOnly; }, seconds(30)))
       << json::serialize(json::value_from(placements()));
-  EXPECT_EQ(scheduledCondition().rfind("True/Scheduled", 0), 0u) << scheduledCondition();
+  EXPECT_TRUE(
+      waitFor([&] { return scheduledCondition().rfind("True/Scheduled", 0) == 0; }, seconds(30)))
+      << scheduledCondition();
 }
 
 TEST_F(SchedulingTest, LostClusterIsReplacedInItsCellAfterTheGracePeriodAndFlappingMovesNothing) {
