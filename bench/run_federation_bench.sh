@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The federation benchmark in one command (see docs/benchmarks.md, "Federation fan-out"):
+#   1. builds (deploy/setup.sh, or the targets in $TESSERA_BENCH_BUILD_DIR when set),
+#   2. creates an ephemeral PostgreSQL cluster (initdb defaults, fsync on, Unix socket only),
+#   3. starts tessera-server on it with --heartbeat-interval 1s, agents on 127.0.0.1,
+#   4. runs federation_bench: the server's CPU idle (the baseline), then N simulated agents
+#      (one gRPC channel and connection each) register, connect and heartbeat every second
+#      while the server's CPU is measured again; then W writes of one Binding that places a
+#      workload on every cluster, each timed from just before the PUT to the moment the last
+#      agent holds its work, beside the PUT's own round trip and a REST watch event of it,
+#   5. removes everything it started or created (also on error or Ctrl-C).
+# Traffic stays on loopback and Unix sockets. Bounded: N agents, W writes, two CPU windows;
+# about 3 minutes for the default.
+#
+#   bench/run_federation_bench.sh              default: 1,000 agents, 50 writes, 20 s windows
+#   bench/run_federation_bench.sh --quick      50 agents, 5 writes, 3 s windows (smoke run)
+#   options: --agents N --writes W --cpu-window S --no-build --results FILE.json
+#   env: TESSERA_BENCH_BUILD_DIR (build dir to use, default build/), TESSERA_BENCH_SERVER_ARGS
+#        (extra tessera-server flags)
+# Exit status: non-zero when the run failed, or when any registration or stream failed, a
+# write missed an agent or the watcher, or a cluster was not Ready (the figures still print).
+set -euo pipefail
+source "$(dirname "$0")/../deploy/lib.sh"
+
+agents=1000
+writes=50
+cpu_window=20
+build=1
+results=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) agents=50; writes=5; cpu_window=3 ;;
+    --agents) agents="$2"; shift ;;
+    --writes) writes="$2"; shift ;;
+    --cpu-window) cpu_window="$2"; shift ;;
+    --no-build) build=0 ;;
+    --results) results="$2"; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+  shift
+done
+
+BUILD_DIR="${TESSERA_BENCH_BUILD_DIR:-$TESSERA_ROOT/build}"
+if [ "$build" -eq 1 ]; then
+  if [ -z "${TESSERA_BENCH_BUILD_DIR:-}" ]; then
+    "$TESSERA_ROOT/deploy/setup.sh"
+  else
+    "$TESSERA_ROOT/deploy/setup.sh" --no-build
+    [ -f "$BUILD_DIR/CMakeCache.txt" ] ||
+      cmake -S "$TESSERA_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$BUILD_DIR" -j "${TESSERA_JOBS:-2}" --target federation_bench tessera-server
+  fi
+fi
+SERVER_BIN="$BUILD_DIR/tessera-server"
+BENCH_BIN="$BUILD_DIR/bench/federation_bench"
+[ -x "$SERVER_BIN" ] || die "$SERVER_BIN not built"
+[ -x "$BENCH_BIN" ] || die "$BENCH_BIN not built"
+
+# Every agent is a socket at both ends: the server (started below, inheriting this) and the
+# load generator need more than the usual 1,024 open files.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((agents + 512)) ] ||
+  die "the open-file limit ($(ulimit -n), hard $(ulimit -Hn)) is too low for $agents agents"
+
+WORK="$(mktemp -d /tmp/tessera-fedbench-XXXXXX)"
+PGDATA="$WORK/pg"
+SERVER_PID=""
+PG_STARTED=0
+cleanup() {
+  local rc=$?
+  trap - INT TERM EXIT
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ "$PG_STARTED" -eq 1 ]; then
+    as_pg_user "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
+  fi
+  if [ "$rc" -ne 0 ]; then
+    for f in "$WORK/server.log" "$PGDATA/postgres.log"; do
+      [ -s "$f" ] && { echo "--- tail of $f" >&2; tail -20 "$f" >&2; }
+    done
+  fi
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup INT TERM EXIT
+
+# Other work on the machine skews every figure: say how busy it was.
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+steal_ticks() { awk '/^cpu /{print $9}' /proc/stat; }  # time the hypervisor ran others
+STEAL_BEFORE="$(steal_ticks)"
+
+# ---- PostgreSQL: an ephemeral cluster, Unix socket only ----
+if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$WORK"; fi
+chmod 755 "$WORK"
+log "creating a PostgreSQL cluster in $PGDATA (initdb defaults, fsync on)"
+as_pg_user "$PG_BIN/initdb" -D "$PGDATA" -A trust -U postgres -E UTF8 >/dev/null
+as_pg_user "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/postgres.log" -w -t 60 \
+  -o "-k $WORK -c listen_addresses='' -p 5432" start >/dev/null
+PG_STARTED=1
+"$PG_BIN/psql" -h "$WORK" -p 5432 -U postgres -v ON_ERROR_STOP=1 -qAt -d postgres \
+  -c "CREATE DATABASE tessera"
+PG_PID="$(head -1 "$PGDATA/postmaster.pid")"
+
+# ---- tessera-server, heartbeats every second ----
+log "starting tessera-server (--heartbeat-interval 1s)"
+# shellcheck disable=SC2086 # TESSERA_BENCH_SERVER_ARGS is a list of flags
+"$SERVER_BIN" --listen 127.0.0.1:0 --port-file "$WORK/server.port" \
+  --agent-listen 127.0.0.1:0 --agent-port-file "$WORK/agent.port" --heartbeat-interval 1s \
+  --db "host=$WORK port=5432 user=postgres dbname=tessera" \
+  --admin-kubeconfig "$WORK/kubeconfig" --log-level warn ${TESSERA_BENCH_SERVER_ARGS:-} \
+  >>"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 300); do
+  [ -f "$WORK/server.port" ] && [ -f "$WORK/agent.port" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || die "tessera-server exited"
+  sleep 0.1
+done
+if [ ! -f "$WORK/server.port" ] || [ ! -f "$WORK/agent.port" ]; then
+  die "tessera-server did not start within 30 s"
+fi
+PORT="$(cat "$WORK/server.port")"
+AGENT_PORT="$(cat "$WORK/agent.port")"
+
+log "federation_bench: $agents agents, $writes writes, ${cpu_window} s CPU windows"
+set +e
+timeout $((cpu_window * 3 + writes * 10 + agents / 2 + 300)) "$BENCH_BIN" \
+  --server "127.0.0.1:$PORT" --agent-server "127.0.0.1:$AGENT_PORT" \
+  --kubeconfig "$WORK/kubeconfig" --server-pid "$SERVER_PID" --postgres-pid "$PG_PID" \
+  --agents "$agents" --writes "$writes" --cpu-window "$cpu_window" --json "$WORK/result.json"
+bench_rc=$?
+set -e
+if [ -n "$results" ] && [ -f "$WORK/result.json" ]; then cp "$WORK/result.json" "$results"; fi
+
+# Anything the server or PostgreSQL complained about during the run.
+server_complaints="$(grep -ciE '\[(warning|error|critical)\]' "$WORK/server.log" || true)"
+pg_complaints="$(grep -cE '(ERROR|FATAL|PANIC):' "$PGDATA/postgres.log" || true)"
+log "server log: $server_complaints warning/error lines; PostgreSQL log: $pg_complaints ERROR/FATAL lines"
+grep -iE '\[(warning|error|critical)\]' "$WORK/server.log" | head -5 >&2 || true
+grep -E '(ERROR|FATAL|PANIC):' "$PGDATA/postgres.log" | head -5 >&2 || true
+log "done: $(nproc) cores shared by tessera-server, PostgreSQL and the load generator;" \
+  "load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg);" \
+  "CPU time stolen by the hypervisor: $(( ($(steal_ticks) - STEAL_BEFORE) * 1000 / $(getconf CLK_TCK) )) ms"
+[ "$bench_rc" -eq 0 ] || die "federation_bench failed (exit $bench_rc)"
