@@ -3,6 +3,7 @@
 // reverse on SIGTERM/SIGINT.
 #include <prometheus/registry.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -187,6 +188,11 @@ int main(int argc, char** argv) {
 
   // Signals are handled by the main thread only (sigwait below).
   blockTerminationSignals();
+  // Every agent and every watch holds a socket: use the hard limit, not the default 1,024.
+  if (rlimit fds{}; ::getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {
+    fds.rlim_cur = fds.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &fds);
+  }
 
   prometheus::Registry metrics;
   KindRegistry kinds = builtinKinds();
