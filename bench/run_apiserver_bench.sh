@@ -23,6 +23,7 @@
 #        (extra tessera-server flags, e.g. "--db-pool-size 16")
 set -euo pipefail
 source "$(dirname "$0")/../deploy/lib.sh"
+source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../deploy/pki.sh"
 
 duration=10
@@ -52,58 +53,16 @@ done
 [ "$connections" -ge 2 ] || die "--connections must be at least 2 (pgbench runs with -j 2)"
 
 BUILD_DIR="${TESSERA_BENCH_BUILD_DIR:-$TESSERA_ROOT/build}"
-if [ "$build" -eq 1 ]; then
-  if [ -z "${TESSERA_BENCH_BUILD_DIR:-}" ]; then
-    "$TESSERA_ROOT/deploy/setup.sh"
-  else
-    "$TESSERA_ROOT/deploy/setup.sh" --no-build
-    [ -f "$BUILD_DIR/CMakeCache.txt" ] ||
-      cmake -S "$TESSERA_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$BUILD_DIR" -j "${TESSERA_JOBS:-2}" --target apiserver_bench tessera-server
-  fi
-fi
+bench_build "$build" apiserver_bench tessera-server
 SERVER_BIN="$BUILD_DIR/tessera-server"
 BENCH_BIN="$BUILD_DIR/bench/apiserver_bench"
 [ -x "$SERVER_BIN" ] || die "$SERVER_BIN not built"
 [ -x "$BENCH_BIN" ] || die "$BENCH_BIN not built"
 
-WORK="$(mktemp -d /tmp/tessera-bench-XXXXXX)"
-PGDATA="$WORK/pg"
-SERVER_PID=""
-PG_STARTED=0
-cleanup() {
-  local rc=$?
-  trap - INT TERM EXIT
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  if [ "$PG_STARTED" -eq 1 ]; then
-    as_pg_user "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
-  fi
-  if [ "$rc" -ne 0 ]; then
-    for f in "$WORK/server.log" "$PGDATA/postgres.log"; do
-      [ -s "$f" ] && { echo "--- tail of $f" >&2; tail -20 "$f" >&2; }
-    done
-  fi
-  rm -rf "$WORK"
-  exit "$rc"
-}
-trap cleanup INT TERM EXIT
-
-# Other work on the machine skews every figure: say how busy it was.
-LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
-steal_ticks() { awk '/^cpu /{print $9}' /proc/stat; }  # time the hypervisor ran others
-STEAL_BEFORE="$(steal_ticks)"
+bench_begin tessera-bench
 
 # ---- PostgreSQL: an ephemeral cluster, Unix socket only ----
-if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$WORK"; fi
-chmod 755 "$WORK"
-log "creating a PostgreSQL cluster in $PGDATA (initdb defaults, fsync on)"
-as_pg_user "$PG_BIN/initdb" -D "$PGDATA" -A trust -U postgres -E UTF8 >/dev/null
-as_pg_user "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/postgres.log" -w -t 60 \
-  -o "-k $WORK -c listen_addresses='' -p 5432" start >/dev/null
-PG_STARTED=1
+bench_start_postgres
 PSQL=("$PG_BIN/psql" -h "$WORK" -p 5432 -U postgres -v ON_ERROR_STOP=1 -qAt)
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE pgbench" -c "CREATE DATABASE tessera" \
   -c "CREATE DATABASE writefn"
@@ -239,6 +198,4 @@ pg_complaints="$(grep -cE '(ERROR|FATAL|PANIC):' "$PGDATA/postgres.log" || true)
 log "server log: $server_complaints warning/error lines; PostgreSQL log: $pg_complaints ERROR/FATAL lines"
 grep -iE '\[(warning|error|critical)\]' "$WORK/server.log" | head -5 >&2 || true
 grep -E '(ERROR|FATAL|PANIC):' "$PGDATA/postgres.log" | head -5 >&2 || true
-log "done: $(nproc) cores shared by tessera-server, PostgreSQL and the load generator;" \
-  "load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg);" \
-  "CPU time stolen by the hypervisor: $(( ($(steal_ticks) - STEAL_BEFORE) * 1000 / $(getconf CLK_TCK) )) ms"
+bench_machine_note "shared by tessera-server, PostgreSQL and the load generator"

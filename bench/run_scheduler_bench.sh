@@ -19,6 +19,7 @@
 # cell): the figures still print.
 set -euo pipefail
 source "$(dirname "$0")/../deploy/lib.sh"
+source "$(dirname "$0")/lib.sh"
 
 build=1
 results=""
@@ -50,9 +51,7 @@ case "$build_type" in
 esac
 
 # Other work on the machine skews every figure: say how busy it was.
-LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
-steal_ticks() { awk '/^cpu /{print $9}' /proc/stat; }  # time the hypervisor ran others
-STEAL_BEFORE="$(steal_ticks)"
+bench_note_start
 
 OUT="$(mktemp /tmp/tessera-schedbench-XXXXXX)"
 trap 'rm -f "$OUT"' EXIT
@@ -63,7 +62,5 @@ bench_rc=${PIPESTATUS[0]}
 set -e
 if [ -n "$results" ]; then tail -1 "$OUT" > "$results"; fi
 
-log "done: $(nproc) cores, the benchmark uses one;" \
-  "load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg);" \
-  "CPU time stolen by the hypervisor: $(( ($(steal_ticks) - STEAL_BEFORE) * 1000 / $(getconf CLK_TCK) )) ms"
+bench_machine_note "(the benchmark uses one)"
 [ "$bench_rc" -eq 0 ] || die "scheduler_bench failed (exit $bench_rc)"
