@@ -102,43 +102,6 @@ std::string revisionName(const std::string& app, const json::value& templ) {
   return app + "-" + sha256Hex(json::serialize(templ)).substr(0, 10);
 }
 
-/// Sets condition `type` in `status.conditions`; true if anything changed.
-bool setCondition(json::object& status, const std::string& type, const std::string& value,
-                  const std::string& reason, const std::string& message) {
-  json::array conds = status.contains("conditions") && status["conditions"].is_array()
-                          ? status["conditions"].as_array()
-                          : json::array();
-  const std::string now = formatRfc3339(std::chrono::system_clock::now());
-  bool found = false;
-  bool changed = false;
-  for (auto& cv : conds) {
-    if (!cv.is_object() || text(cv.as_object(), "type") != type) continue;
-    found = true;
-    auto& c = cv.as_object();
-    if (text(c, "status") != value) {
-      c["lastTransitionTime"] = now;
-      changed = true;
-    }
-    if (text(c, "status") != value || text(c, "reason") != reason ||
-        text(c, "message") != message) {
-      changed = true;
-    }
-    c["status"] = value;
-    c["reason"] = reason;
-    c["message"] = message;
-  }
-  if (!found) {
-    conds.push_back(json::object{{"type", type},
-                                 {"status", value},
-                                 {"reason", reason},
-                                 {"message", message},
-                                 {"lastTransitionTime", now}});
-    changed = true;
-  }
-  status["conditions"] = std::move(conds);
-  return changed;
-}
-
 /// One application as the controller sees it.
 struct AppState {
   json::object object;                  // the Application
@@ -669,8 +632,11 @@ struct SchedulerController::Impl {
     json::object o = st.object;
     json::object status =
         o.contains("status") && o["status"].is_object() ? o["status"].as_object() : json::object();
-    const std::string value = d.reason == "Scheduled" ? "True" : "False";
-    if (!setCondition(status, "Scheduled", value, d.reason, d.message)) co_return;
+    const json::object before = status;
+    apiserver::schemas::setCondition(status, "Scheduled",
+                                     d.reason == "Scheduled" ? "True" : "False", d.reason,
+                                     d.message, formatRfc3339(std::chrono::system_clock::now()));
+    if (status == before) co_return;
     o["status"] = std::move(status);
     apiserver::WriteOptions w;
     w.statusSubresource = true;

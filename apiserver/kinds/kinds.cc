@@ -9,8 +9,9 @@ namespace tessera::apiserver {
 namespace json = boost::json;
 
 KindRegistry builtinKinds() {
-  return KindRegistry({clusterKind(), cellKind(), shardMapKind(), applicationKind(), resourceQuotaKind(), bindingKind(), replicaKind(),
-                       apiTokenKind(), bootstrapTokenKind(), auditEventKind(), placementReviewKind()});
+  return KindRegistry({clusterKind(), cellKind(), shardMapKind(), applicationKind(),
+                       resourceQuotaKind(), bindingKind(), replicaKind(), apiTokenKind(),
+                       bootstrapTokenKind(), auditEventKind(), placementReviewKind()});
 }
 
 namespace schemas {
@@ -75,6 +76,33 @@ json::value at(const json::object& obj, std::string_view path) {
     cur = &v->get_object();
     path = path.substr(dot + 1);
   }
+}
+
+json::object& setCondition(json::object& status, std::string_view type, std::string_view value,
+                           std::string_view reason, std::string_view message,
+                           std::string_view now) {
+  json::value& conds = status["conditions"];
+  if (!conds.is_array()) conds = json::array();
+  json::object* found = nullptr;
+  for (auto& c : conds.get_array()) {
+    if (!c.is_object()) continue;
+    const auto* t = c.get_object().if_contains("type");
+    if (t && t->is_string() && t->get_string() == type) found = &c.get_object();
+  }
+  if (found == nullptr) {
+    conds.get_array().push_back(json::object{{"type", type}});
+    found = &conds.get_array().back().get_object();
+  }
+  json::object& c = *found;
+  const auto* old = c.if_contains("status");
+  if (!old || !old->is_string() || old->get_string() != value ||
+      !c.contains("lastTransitionTime")) {
+    c["lastTransitionTime"] = now;
+  }
+  c["status"] = value;
+  c["reason"] = reason;
+  c["message"] = message;
+  return c;
 }
 
 std::string conditionStatus(const json::object& obj, std::string_view type) {

@@ -34,6 +34,12 @@ Schema applicationTemplate();
 boost::json::value at(const boost::json::object& obj, std::string_view path);
 /// The status of condition `type` ("True"/"False"/"Unknown"), or "Unknown" if absent.
 std::string conditionStatus(const boost::json::object& obj, std::string_view type);
+/// Sets condition `type` in `status.conditions` (an object's status; created as needed):
+/// status, reason and message; lastTransitionTime becomes `now` when the status changes or
+/// the condition is new. Other fields of the condition are kept. Returns the condition.
+boost::json::object& setCondition(boost::json::object& status, std::string_view type,
+                                  std::string_view value, std::string_view reason,
+                                  std::string_view message, std::string_view now);
 }  // namespace schemas
 
 }  // namespace tessera::apiserver

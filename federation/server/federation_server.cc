@@ -658,34 +658,13 @@ struct FederationServer::Impl {
       json::object o = json::parse(c.object.json).as_object();
       json::object st = o.contains("status") && o["status"].is_object() ? o["status"].as_object()
                                                                         : json::object();
-      json::array conds = st.contains("conditions") && st["conditions"].is_array()
-                              ? st["conditions"].as_array()
-                              : json::array();
       const std::string now = formatRfc3339(std::chrono::system_clock::now());
-      json::object ready{
-          {"type", "Ready"}, {"status", status}, {"reason", reason}, {"message", message}};
-      bool found = false;
-      for (auto& cv : conds) {
-        if (!cv.is_object() || str(cv.as_object(), "type") != "Ready") continue;
-        found = true;
-        auto& co = cv.as_object();
-        ready["lastTransitionTime"] =
-            str(co, "status") == status && co.contains("lastTransitionTime")
-                ? co["lastTransitionTime"]
-                : json::value(now);
-        if (status == "True")
-          ready["lastHeartbeatTime"] = now;
-        else if (co.contains("lastHeartbeatTime"))
-          ready["lastHeartbeatTime"] = co["lastHeartbeatTime"];
-        cv = ready;
+      json::object& ready =
+          apiserver::schemas::setCondition(st, "Ready", status, reason, message, now);
+      if (status == "True") {
+        ready["lastHeartbeatTime"] = now;  // otherwise the last one stays
+        st["lastHeartbeatTime"] = now;
       }
-      if (!found) {
-        ready["lastTransitionTime"] = now;
-        if (status == "True") ready["lastHeartbeatTime"] = now;
-        conds.push_back(ready);
-      }
-      st["conditions"] = conds;
-      if (status == "True") st["lastHeartbeatTime"] = now;
       if (capacity) st["capacity"] = resources(*capacity);
       if (allocatable) st["allocatable"] = resources(*allocatable);
       o["status"] = st;
@@ -1081,29 +1060,8 @@ struct FederationServer::Impl {
                                                          : "ReplicasNotReady";
       const std::string message =
           std::to_string(totalReady) + "/" + std::to_string(totalDesired) + " replicas ready";
-      json::array conds = st.contains("conditions") && st["conditions"].is_array()
-                              ? st["conditions"].as_array()
-                              : json::array();
-      bool found = false;
-      for (auto& cv : conds) {
-        if (!cv.is_object() || str(cv.as_object(), "type") != "Ready") continue;
-        found = true;
-        auto& co = cv.as_object();
-        if (str(co, "status") != readyStatus)
-          co["lastTransitionTime"] = formatRfc3339(std::chrono::system_clock::now());
-        co["status"] = readyStatus;
-        co["reason"] = reason;
-        co["message"] = message;
-      }
-      if (!found) {
-        conds.push_back(
-            json::object{{"type", "Ready"},
-                         {"status", readyStatus},
-                         {"reason", reason},
-                         {"message", message},
-                         {"lastTransitionTime", formatRfc3339(std::chrono::system_clock::now())}});
-      }
-      st["conditions"] = conds;
+      apiserver::schemas::setCondition(st, "Ready", readyStatus, reason, message,
+                                       formatRfc3339(std::chrono::system_clock::now()));
       if (st == before) co_return;
       o["status"] = st;
       apiserver::WriteOptions w;

@@ -456,6 +456,21 @@ TEST(SchemasHelpersTest, ConditionStatusFindsTheConditionByType) {
   EXPECT_EQ(schemas::conditionStatus(parseObject("{}"), "Ready"), "Unknown");
 }
 
+TEST(SchemasTest, SetConditionMovesTheTransitionTimeOnlyWhenTheStatusChanges) {
+  json::object status;
+  schemas::setCondition(status, "Ready", "True", "Up", "ok", "2026-01-01T00:00:00Z")["extra"] = 1;
+  schemas::setCondition(status, "Ready", "True", "StillUp", "fine", "2026-01-02T00:00:00Z");
+  EXPECT_EQ(json::value(status), parseJson(R"({"conditions": [{"type": "Ready", "status": "True",
+      "reason": "StillUp", "message": "fine", "lastTransitionTime": "2026-01-01T00:00:00Z",
+      "extra": 1}]})"));
+  schemas::setCondition(status, "Ready", "False", "Down", "gone", "2026-01-03T00:00:00Z");
+  schemas::setCondition(status, "Scheduled", "True", "Scheduled", "", "2026-01-03T00:00:00Z");
+  EXPECT_EQ(schemas::conditionStatus(json::object{{"status", status}}, "Ready"), "False");
+  EXPECT_EQ(status.at("conditions").at(0).at("lastTransitionTime"),
+            json::value("2026-01-03T00:00:00Z"));
+  EXPECT_EQ(status.at("conditions").as_array().size(), 2u);
+}
+
 // --- registry, verbs, roles ---
 
 TEST(KindRegistryTest, BuiltinKindsInDiscoveryOrder) {
