@@ -132,8 +132,10 @@ pid_t parentOf(pid_t pid) {
 }
 
 /// The live processes whose working directory is a replica directory of `stateDir`, by
-/// replica name: what really runs, whatever any runtime believes. A replica's own children
-/// (e.g. the helper a sanitizer forks at exit) are part of it and not counted.
+/// replica name: what really runs, whatever any runtime believes. Only this process's
+/// children count (the runtime starts every replica as one): a replica's own helpers, such as
+/// the leak checker a sanitizer forks as the replica exits, outlive it briefly in its
+/// directory and are not replicas.
 std::map<std::string, std::vector<pid_t>> processesIn(const std::string& stateDir) {
   std::map<pid_t, std::string> found;  // pid → replica name
   std::error_code ec;
@@ -153,7 +155,7 @@ std::map<std::string, std::vector<pid_t>> processesIn(const std::string& stateDi
   }
   std::map<std::string, std::vector<pid_t>> out;
   for (const auto& [pid, name] : found) {
-    if (!found.count(parentOf(pid))) out[name].push_back(pid);
+    if (parentOf(pid) == ::getpid()) out[name].push_back(pid);
   }
   return out;
 }
