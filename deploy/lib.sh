@@ -13,6 +13,7 @@ TESSERA_PACKAGES=(
   libssl-dev libspdlog-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
+  wrk nginx
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -32,8 +33,22 @@ install_packages() {
   done
   if [ ${#missing[@]} -eq 0 ]; then return 0; fi
   log "installing ${#missing[@]} missing packages: ${missing[*]}"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # nginx (the proxy benchmark's baseline) would start a system service on install; Tessera
+  # runs its own short-lived instances only, so services are kept from starting.
+  local guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$guard" >/dev/null
+    as_root chmod 755 "$guard"
+  fi
+  local rc=0
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" || rc=$?
+  fi
+  if [ -n "$guard" ]; then as_root rm -f "$guard"; fi
+  [ "$rc" -eq 0 ] || die "installing packages failed (apt-get exit $rc)"
 }
 
 # Configures (once) and builds into build/. TESSERA_WERROR=ON turns warnings into errors.
@@ -61,7 +76,8 @@ pg_data_parent() {
   if [ "$(id -u)" -ne 0 ] || runuser -u postgres -- test -x "$want" 2>/dev/null; then
     echo "$want"
   else
-    local alt="/var/tmp/tessera-$(printf '%s' "$want" | sha256sum | cut -c1-12)"
+    local alt
+    alt="/var/tmp/tessera-$(printf '%s' "$want" | sha256sum | cut -c1-12)"
     mkdir -p "$alt"
     echo "$alt"
   fi

@@ -1,0 +1,54 @@
+// The proxy's side of the mesh protocol (mesh/proto/mesh.proto): one StreamResources stream
+// to the control plane, reconnecting with jittered backoff, answering every response with an
+// ACK or a NACK carrying the reason.
+//
+// No gRPC types in this header: tessera-proxy's data path never includes gRPC.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "mesh/config/config.h"
+
+namespace tessera::mesh {
+
+struct ProxyIdentity {
+  std::string id;
+  std::string datacenter;
+  std::string cell;
+  std::string role = "gateway";  // "gateway" | "sidecar"
+  std::string listenAddress;     // host:port
+  std::string adminAddress;      // host:port
+};
+
+struct ConfigClientOptions {
+  std::string server;      // host:port of tessera-server's mesh gRPC listener
+  std::string token;       // bearer token (APIToken with the "proxy" role); never logged
+  std::string caFile;      // PEM; empty = insecure channel (tests on loopback only)
+  std::string serverName;  // TLS name override (default: host of `server`)
+  ProxyIdentity identity;
+};
+
+/// Applies one type's complete resource set; returns the NACK reason on failure. Called on the
+/// client's own thread, one call at a time. The callee must keep its last good config when it
+/// returns an error.
+using ApplyFn = std::function<Status(ResourceType type, const std::string& version,
+                                     const std::vector<ResourceSet::Named>& resources)>;
+
+class ConfigClient {
+ public:
+  virtual ~ConfigClient() = default;
+  /// Starts the stream on a thread of its own; returns at once.
+  virtual void start() = 0;
+  /// Stops and joins. Idempotent.
+  virtual void stop() = 0;
+  /// True while a stream is established.
+  virtual bool connected() const = 0;
+
+  static std::unique_ptr<ConfigClient> create(ConfigClientOptions options, ApplyFn apply);
+};
+
+}  // namespace tessera::mesh
