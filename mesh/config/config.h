@@ -33,6 +33,8 @@ struct Endpoint {
   std::string datacenter;
   std::string revision;
   std::string replica;  // the Replica object it came from (informational)
+
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
 };
 
 struct HealthCheck {
@@ -41,6 +43,8 @@ struct HealthCheck {
   Millis timeout{1000};
   uint32_t unhealthyThreshold = 2;  // consecutive failures before marked unhealthy
   uint32_t healthyThreshold = 1;    // consecutive successes before healthy again
+
+  friend bool operator==(const HealthCheck&, const HealthCheck&) = default;
 };
 
 /// Passive outlier detection: an endpoint that fails in a row is ejected for
@@ -53,6 +57,8 @@ struct OutlierDetection {
   Millis baseEjectionTime{5000};
   Millis maxEjectionTime{300000};
   uint32_t maxEjectionPercent = 50;
+
+  friend bool operator==(const OutlierDetection&, const OutlierDetection&) = default;
 };
 
 /// Retries in flight may be at most budgetPercent of requests in flight, or
@@ -60,6 +66,8 @@ struct OutlierDetection {
 struct RetryBudget {
   double budgetPercent = 20.0;
   uint32_t minRetryConcurrency = 3;
+
+  friend bool operator==(const RetryBudget&, const RetryBudget&) = default;
 };
 
 enum class LbPolicy { kRoundRobin, kLeastRequest };  // least request: power of two choices
@@ -76,6 +84,8 @@ struct Cluster {
   OutlierDetection outlierDetection;
   RetryBudget retryBudget;
   std::vector<Endpoint> endpoints;
+
+  friend bool operator==(const Cluster&, const Cluster&) = default;
 };
 
 // ---- shard maps (unitized routing) ----
@@ -89,6 +99,8 @@ struct ShardMap {
   uint32_t bucketCount = 100;
   std::vector<std::string> owner;                     // owner[bucket] = cell; size bucketCount
   std::map<std::string, std::string> cellDatacenter;  // cell → datacenter
+
+  friend bool operator==(const ShardMap&, const ShardMap&) = default;
 };
 
 uint32_t bucketOf(std::string_view userId, uint32_t bucketCount);
@@ -98,18 +110,25 @@ uint32_t bucketOf(std::string_view userId, uint32_t bucketCount);
 struct HeaderMatch {
   std::string name;                  // lower-case
   std::optional<std::string> exact;  // unset: the header must be present
+
+  friend bool operator==(const HeaderMatch&, const HeaderMatch&) = default;
 };
 
 struct RouteMatch {
-  std::string prefix;  // path prefix ("/" matches all); exclusive with path
+  // Exactly one of prefix and path is set (validate() checks; the parser defaults to "/").
+  std::string prefix;  // path prefix ("/" matches all)
   std::string path;    // exact path
   std::vector<HeaderMatch> headers;
-  std::vector<std::string> methods;  // empty: any
+  std::vector<std::string> methods;  // upper-case; empty: any
+
+  friend bool operator==(const RouteMatch&, const RouteMatch&) = default;
 };
 
 struct UserIdSource {
   enum class Kind { kHeader, kCookie, kQuery } kind = Kind::kHeader;
   std::string name;  // header names lower-case
+
+  friend bool operator==(const UserIdSource&, const UserIdSource&) = default;
 };
 
 /// Where a forward goes: one cluster, or a weighted split between revisions (each a cluster,
@@ -118,11 +137,15 @@ struct WeightedTarget {
   std::string cluster;
   std::string revision;  // "" = every endpoint of the cluster; also the revision's name
   uint32_t weight = 1;
+
+  friend bool operator==(const WeightedTarget&, const WeightedTarget&) = default;
 };
 struct Target {
   std::vector<WeightedTarget> targets;  // one element: plain forward
   bool stickyByUserId = false;          // the same user id always gets the same revision
   std::string revisionHeader = "x-tessera-revision";  // forces a revision by name (previews)
+
+  friend bool operator==(const Target&, const Target&) = default;
 };
 
 /// Unitized routing: user id → bucket → owning cell. If that cell is in this proxy's
@@ -138,28 +161,38 @@ struct UnitizedAction {
   /// No user id: "local" (the cell of `cells` in this datacenter, first by name) or a cell.
   std::string defaultCell = "local";
   std::string hopHeader = "x-tessera-hop";
+
+  friend bool operator==(const UnitizedAction&, const UnitizedAction&) = default;
 };
 
 struct DirectResponse {
   uint16_t status = 200;
   std::string body;
   std::string contentType = "text/plain";
+
+  friend bool operator==(const DirectResponse&, const DirectResponse&) = default;
 };
 
 struct Redirect {
   std::string location;
   uint16_t status = 302;
+
+  friend bool operator==(const Redirect&, const Redirect&) = default;
 };
 
 struct RetryPolicy {
   uint32_t maxRetries = 1;  // attempts beyond the first
   Millis perTryTimeout{0};  // 0: the route timeout
   bool on5xx = true;        // retry a 502/503/504 — only for idempotent methods
+
+  friend bool operator==(const RetryPolicy&, const RetryPolicy&) = default;
 };
 
 struct RateLimit {
   double requestsPerSecond = 0;  // per worker's token bucket × workers = per proxy
   uint32_t burst = 0;
+
+  friend bool operator==(const RateLimit&, const RateLimit&) = default;
 };
 
 /// Drills: delay and/or abort a share of requests.
@@ -168,6 +201,8 @@ struct Fault {
   Millis delay{0};
   double abortPercent = 0;
   uint16_t abortStatus = 503;
+
+  friend bool operator==(const Fault&, const Fault&) = default;
 };
 
 struct RouteAction {
@@ -180,17 +215,23 @@ struct RouteAction {
   RetryPolicy retry;
   std::optional<RateLimit> rateLimit;
   std::optional<Fault> fault;
+
+  friend bool operator==(const RouteAction&, const RouteAction&) = default;
 };
 
 struct Route {
   std::string name;  // unique within its table; the stats label
   RouteMatch match;
   RouteAction action;
+
+  friend bool operator==(const Route&, const Route&) = default;
 };
 
 struct RouteTable {
   std::string name;
   std::vector<Route> routes;  // first match wins; no match → 404
+
+  friend bool operator==(const RouteTable&, const RouteTable&) = default;
 };
 
 // ---- listeners ----
@@ -205,6 +246,8 @@ struct Listener {
   Millis idleTimeout{60000};
   Millis requestHeadersTimeout{10000};
   uint32_t maxConnections = 100000;  // per proxy
+
+  friend bool operator==(const Listener&, const Listener&) = default;
 };
 
 // ---- the whole configuration ----
@@ -219,6 +262,8 @@ struct Config {
   const Cluster* findCluster(std::string_view name) const;
   const RouteTable* findRouteTable(std::string_view name) const;
   const ShardMap* findShardMap(std::string_view name) const;
+
+  friend bool operator==(const Config&, const Config&) = default;
 };
 
 /// The resource types of the stream, in the order they are applied on (re)connect.
@@ -229,8 +274,18 @@ std::optional<ResourceType> resourceTypeFromUrl(std::string_view url);
 /// Parses a whole configuration document (the --config file): an object with "version",
 /// "listeners", "routeTables", "clusters", "shardMaps". `text` is YAML or JSON. Errors name the
 /// resource and field: `clusters[2] "api": endpoints[0].port: must be 1..65535`.
+/// Both also run validate(): a Config they return is ready to serve.
 Result<Config> parseConfigText(std::string_view text);
 Result<Config> parseConfig(const boost::json::value& doc);
+
+/// YAML (or JSON, which is YAML) text → JSON value: quoted scalars stay strings; plain scalars
+/// become null, true/false, integers or doubles when they look like one. One document only.
+Result<boost::json::value> parseYamlOrJson(std::string_view text);
+
+/// "250ms", "5s", "1m", "1h" (a non-negative integer and a unit) → milliseconds.
+Result<Millis> parseDuration(std::string_view text);
+/// The shortest exact form of `d` in parseDuration's syntax: 300000 → "5m", 1500 → "1500ms".
+std::string formatDuration(Millis d);
 
 /// Cross-reference checks: unique names per type; every route's clusters and shard maps
 /// exist; every HTTP listener's route table and TCP listener's cluster exist; no two listeners
@@ -240,8 +295,10 @@ Status validate(const Config& config);
 /// The document form of a Config (for /config_dump and tests); parseConfig(toJson(c)) == c.
 boost::json::value toJson(const Config& config);
 
-/// Parses one streamed resource (a JSON object) of `type`. The resource's name must equal
-/// `name`.
+/// Parses one streamed resource (a JSON object) of its type and checks its own fields (not the
+/// references to other resources: that is validate()'s). Errors start with the resource:
+/// `cluster "shop": endpoints[0].port: must be 1..65535`. ResourceSet::apply also checks that
+/// the name inside equals the resource's name on the stream.
 Result<Cluster> parseCluster(std::string_view json);
 Result<ShardMap> parseShardMap(std::string_view json);
 Result<RouteTable> parseRouteTable(std::string_view json);
@@ -251,6 +308,9 @@ Result<Listener> parseListener(std::string_view json);
 /// apply() replaces one type's whole set: it parses every resource, builds the candidate
 /// Config, validates it and only then commits; on any error nothing changes and the Status
 /// says which resource and why (the proxy NACKs with that message).
+///
+/// Not thread-safe: one owner (the proxy's config client) calls apply(); readers take current()
+/// (an immutable snapshot) from that owner.
 class ResourceSet {
  public:
   struct Named {

@@ -7,7 +7,9 @@
 //
 // Lifetime: a config snapshot holds shared_ptr<HostSet>; HostRegistry hands out the SAME Host
 // objects for an endpoint (cluster, address, port) across snapshots, so health, ejections and
-// in-flight counts survive a config change.
+// in-flight counts survive a config change. (When an endpoint's labels or weight change, it gets
+// a new Host that starts with the old one's health and ejection state: Endpoint is plain data,
+// and another worker may be reading it.)
 #pragma once
 
 #include <atomic>
@@ -41,14 +43,24 @@ class Host {
   /// on this host and decrements when the request ends.
   std::atomic<uint32_t> activeRequests{0};
 
-  // Active health checking (the proxy's checker calls these).
+  // Active health checking (the proxy's checker calls these). `unhealthyThreshold` failures
+  // in a row mark the host unhealthy, `healthyThreshold` successes in a row healthy again.
   void onHealthCheck(bool ok, const HealthCheck& policy);
+
+  /// When the current (or last) ejection ends; the epoch if it was never ejected.
+  SteadyTime ejectedUntil() const;
+  /// How many times in a row it was ejected (the backoff multiplier; decays when it behaves).
+  uint32_t timesEjected() const { return timesEjected_.load(std::memory_order_relaxed); }
 
   // Counters read by /stats.
   std::atomic<uint64_t> ejections{0};
 
  private:
   friend class OutlierDetector;
+  friend class HostRegistry;
+  /// Takes `other`'s health and ejection state (not its in-flight count).
+  void inheritStateFrom(const Host& other);
+
   Endpoint endpoint_;
   std::atomic<bool> healthy_{true};
   std::atomic<uint32_t> checkFailures_{0};
@@ -62,9 +74,12 @@ class Host {
 /// The result of one try against a host, as the outlier detector sees it.
 enum class TryResult { kSuccess, kHttp5xx, kConnectFailure, kReset, kTimeout };
 
-/// Passive outlier detection per OutlierDetection: consecutive 5xx / connect failures →
-/// ejection for baseEjectionTime × timesEjected (capped), never more than
-/// maxEjectionPercent of the set's hosts ejected at once (at least one host always stays).
+/// Passive outlier detection per OutlierDetection: consecutive 5xx (resets and timeouts count
+/// as 5xx) / connect failures → ejection for baseEjectionTime × timesEjected (capped at
+/// maxEjectionTime), never more than maxEjectionPercent of the set's hosts ejected at once (at
+/// least one host always stays). A success resets the consecutive counts; a success more than
+/// baseEjectionTime × timesEjected after the last ejection ended lowers timesEjected by one.
+/// `all` is the host's cluster (every host, not a revision subset).
 class OutlierDetector {
  public:
   /// Returns true when this report ejected the host.
@@ -82,8 +97,11 @@ struct HostSet {
   // Retry budget: tries and retries in flight for this cluster (all workers).
   std::atomic<uint32_t> activeRequests{0};
   std::atomic<uint32_t> activeRetries{0};
-  /// True if one more retry fits the cluster's RetryBudget now.
+  /// True if one more retry fits the cluster's RetryBudget now: activeRetries below
+  /// max(minRetryConcurrency, budgetPercent% of activeRequests).
   bool retryAllowed() const;
+  /// The hosts of a revision ("" = all); an empty span if no host has that revision.
+  std::span<const std::shared_ptr<Host>> revision(const std::string& name) const;
 };
 
 /// Per-worker load balancer state (round-robin cursor, random generator): NOT thread-safe,
@@ -91,9 +109,11 @@ struct HostSet {
 class LoadBalancer {
  public:
   virtual ~LoadBalancer() = default;
-  /// Picks an available host from `hosts` (skipping `exclude`, e.g. the host a retry left),
-  /// or nullptr when none is available. If every host is ejected or unhealthy ("panic"), picks
-  /// among all of them rather than failing every request.
+  /// Picks an available host from `hosts` (skipping `exclude`, e.g. the host a retry left;
+  /// `exclude` itself only if no other host is available). If every host is ejected or
+  /// unhealthy ("panic"), picks among all of them rather than failing every request. nullptr
+  /// only when `hosts` is empty. Round robin takes each host `weight` times in a row; least
+  /// request compares two random hosts' activeRequests / weight.
   virtual Host* pick(std::span<const std::shared_ptr<Host>> hosts, SteadyTime now,
                      const Host* exclude = nullptr) = 0;
 
@@ -102,7 +122,8 @@ class LoadBalancer {
 
 /// Keeps Host objects alive across config snapshots. build() is called on config apply (not
 /// on the data path); it reuses the Host for an endpoint already known (same cluster, address,
-/// port; labels updated) and forgets hosts that are in no cluster any more.
+/// port, and identical labels and weight — otherwise a new Host inheriting the old one's health
+/// and ejection state) and forgets hosts that are no longer in their cluster. Thread-safe.
 class HostRegistry {
  public:
   std::shared_ptr<HostSet> build(const std::shared_ptr<const Cluster>& cluster);
