@@ -5,6 +5,8 @@
 // No gRPC types in this header: tessera-proxy's data path never includes gRPC.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,6 +32,11 @@ struct ConfigClientOptions {
   std::string caFile;      // PEM; empty = insecure channel (tests on loopback only)
   std::string serverName;  // TLS name override (default: host of `server`)
   ProxyIdentity identity;
+  std::string buildVersion;  // tessera-proxy's version, sent in the Node
+  /// Reconnecting waits a random time in [d/2, d], d doubling from initialBackoff up to
+  /// maxBackoff; a stream on which the server accepted the proxy resets d.
+  std::chrono::milliseconds initialBackoff{200};
+  std::chrono::milliseconds maxBackoff{5000};
 };
 
 /// Applies one type's complete resource set; returns the NACK reason on failure. Called on the
@@ -45,8 +52,11 @@ class ConfigClient {
   virtual void start() = 0;
   /// Stops and joins. Idempotent.
   virtual void stop() = 0;
-  /// True while a stream is established.
+  /// True while a stream is established (the server accepted the proxy's credential).
   virtual bool connected() const = 0;
+  /// Responses answered so far with an ACK / with a NACK. Thread-safe.
+  virtual std::uint64_t acks() const = 0;
+  virtual std::uint64_t nacks() const = 0;
 
   static std::unique_ptr<ConfigClient> create(ConfigClientOptions options, ApplyFn apply);
 };

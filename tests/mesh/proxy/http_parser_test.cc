@@ -1,0 +1,89 @@
+// The proxy's HTTP/1.1 head parser and chunked-body scanner.
+#include "mesh/proxy/http_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace tessera::mesh::proxy {
+namespace {
+
+TEST(HttpParser, ParsesRequestHead) {
+  std::string s =
+      "POST /api/x?uid=42&a=b HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n"
+      "Connection: keep-alive, X-Foo\r\nExpect: 100-continue\r\n\r\nhello";
+  RequestHead h;
+  ASSERT_EQ(parseRequestHead(s.data(), s.size(), h), ParseStatus::kComplete);
+  EXPECT_EQ(h.method, "POST");
+  EXPECT_EQ(h.target, "/api/x?uid=42&a=b");
+  EXPECT_EQ(h.path, "/api/x");
+  EXPECT_EQ(h.query, "uid=42&a=b");
+  EXPECT_EQ(h.host, "example.com");
+  EXPECT_EQ(h.contentLength, 5);
+  EXPECT_TRUE(h.expectContinue);
+  EXPECT_TRUE(h.keepAlive());
+  EXPECT_EQ(h.headLength, s.size() - 5);
+  EXPECT_EQ(h.bodyKind(), BodyKind::kContentLength);
+  EXPECT_TRUE(isHopByHop("x-foo", h.connectionTokens));
+  EXPECT_TRUE(isHopByHop("Transfer-Encoding", {}));
+  EXPECT_FALSE(isHopByHop("x-bar", h.connectionTokens));
+  EXPECT_FALSE(h.idempotent());
+}
+
+TEST(HttpParser, IncompleteAndErrors) {
+  RequestHead h;
+  std::string partial = "GET / HTTP/1.1\r\nHost: x\r\n";
+  EXPECT_EQ(parseRequestHead(partial.data(), partial.size(), h), ParseStatus::kIncomplete);
+  for (std::string bad : {
+           std::string("GET / HTTP/2.0\r\n\r\n"),
+           std::string("GET /\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nNo colon\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"),
+           std::string("\x16\x03\x01\x02"),
+       }) {
+    EXPECT_EQ(parseRequestHead(bad.data(), bad.size(), h), ParseStatus::kError) << bad;
+  }
+  std::string v10 = "GET / HTTP/1.0\r\n\r\n";
+  ASSERT_EQ(parseRequestHead(v10.data(), v10.size(), h), ParseStatus::kComplete);
+  EXPECT_FALSE(h.keepAlive());
+}
+
+TEST(HttpParser, ParsesResponseHead) {
+  std::string s = "HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n";
+  ResponseHead r;
+  ASSERT_EQ(parseResponseHead(s.data(), s.size(), r), ParseStatus::kComplete);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.reason, "Service Unavailable");
+  EXPECT_EQ(r.bodyKind(false), BodyKind::kChunked);
+  EXPECT_EQ(r.bodyKind(true), BodyKind::kNone);
+  std::string eof = "HTTP/1.0 200 OK\r\n\r\n";
+  ASSERT_EQ(parseResponseHead(eof.data(), eof.size(), r), ParseStatus::kComplete);
+  EXPECT_EQ(r.bodyKind(false), BodyKind::kUntilClose);
+  EXPECT_FALSE(r.keepAlive());
+  std::string noContent = "HTTP/1.1 204 No Content\r\n\r\n";
+  ASSERT_EQ(parseResponseHead(noContent.data(), noContent.size(), r), ParseStatus::kComplete);
+  EXPECT_EQ(r.bodyKind(false), BodyKind::kNone);
+}
+
+TEST(ChunkedScanner, FindsTheEndAcrossArbitrarySplits) {
+  const std::string body =
+      "5\r\nhello\r\n1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-T: 1\r\n\r\n";
+  const std::string after = "GET /next HTTP/1.1\r\n";
+  const std::string all = body + after;
+  for (size_t split = 1; split < all.size(); ++split) {
+    ChunkedScanner sc;
+    size_t used = sc.scan(all.data(), split);
+    if (!sc.done()) used += sc.scan(all.data() + split, all.size() - split);
+    ASSERT_TRUE(sc.done()) << split;
+    EXPECT_EQ(used, body.size()) << split;
+  }
+  ChunkedScanner bad;
+  std::string garbage = "zz\r\n";
+  bad.scan(garbage.data(), garbage.size());
+  EXPECT_TRUE(bad.failed());
+}
+
+}  // namespace
+}  // namespace tessera::mesh::proxy
