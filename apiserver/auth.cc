@@ -100,7 +100,8 @@ Awaitable<Result<Principal>> Authenticator::authenticate(std::string_view author
 }
 
 bool authorize(Role role, const KindInfo& kind, Verb verb, bool statusSubresource) {
-  if (role == Role::kAgent) return false;  // agents speak the agent protocol only
+  // Agents speak the agent protocol only, proxies the mesh protocol only.
+  if (role == Role::kAgent || role == Role::kProxy) return false;
   if (role == Role::kAdmin) return true;
   if (kind.access.adminOnly) return false;
   if (isReadVerb(verb)) return true;

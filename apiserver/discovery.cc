@@ -92,8 +92,29 @@ DiscoveryDocs::DiscoveryDocs(const KindRegistry& kinds, std::string serverVersio
   json::object groupEntry = groupObj;
   groupEntry.erase("kind");
   groupEntry.erase("apiVersion");
-  groupList_ = json::serialize(json::object{
-      {"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", json::array{groupEntry}}});
+  // authentication.k8s.io/v1: only SelfSubjectReview ("who am I"), answered from the token.
+  json::object authGv{{"groupVersion", "authentication.k8s.io/v1"}, {"version", "v1"}};
+  json::object authGroupObj{{"kind", "APIGroup"},
+                            {"apiVersion", "v1"},
+                            {"name", "authentication.k8s.io"},
+                            {"versions", json::array{authGv}},
+                            {"preferredVersion", authGv}};
+  authGroup_ = json::serialize(authGroupObj);
+  json::object authEntry = authGroupObj;
+  authEntry.erase("kind");
+  authEntry.erase("apiVersion");
+  authResources_ = json::serialize(
+      json::object{{"kind", "APIResourceList"},
+                   {"apiVersion", "v1"},
+                   {"groupVersion", "authentication.k8s.io/v1"},
+                   {"resources", json::array{json::object{{"name", "selfsubjectreviews"},
+                                                          {"singularName", "selfsubjectreview"},
+                                                          {"namespaced", false},
+                                                          {"kind", "SelfSubjectReview"},
+                                                          {"verbs", json::array{"create"}}}}}});
+  groupList_ = json::serialize(json::object{{"kind", "APIGroupList"},
+                                            {"apiVersion", "v1"},
+                                            {"groups", json::array{groupEntry, authEntry}}});
 
   json::array resources;
   for (const auto& k : kinds.all()) {

@@ -23,10 +23,13 @@ class DiscoveryDocs {
   const std::string& openApiGroup() const {
     return openApiGroup_;
   }  // GET /openapi/v3/apis/tessera.io/v1
+  /// GET /apis/authentication.k8s.io and .../v1: SelfSubjectReview (kubectl auth whoami).
+  const std::string& authGroup() const { return authGroup_; }
+  const std::string& authResources() const { return authResources_; }
 
  private:
   std::string version_, apiVersions_, coreV1_, groupList_, group_, resources_, openApiIndex_,
-      openApiGroup_;
+      openApiGroup_, authGroup_, authResources_;
 };
 
 }  // namespace tessera::apiserver

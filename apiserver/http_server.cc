@@ -305,6 +305,18 @@ struct HttpServer::Impl {
       Streamer<Stream> streamer(s, conn, *this);
       std::optional<HttpResponse> out = co_await handler.handle(hr, streamer);
       if (!out) break;  // streamed; the connection closes after a stream
+      if (hr.method == "HEAD") {
+        // The GET answer's header (Content-Length included), without its body.
+        http::response<http::empty_body> head{static_cast<http::status>(out->status), version};
+        head.set(http::field::content_type, out->contentType);
+        for (auto& [k, v] : out->headers) head.insert(k, v);
+        head.content_length(out->body.size());
+        head.keep_alive(keepAlive && !stopping.load());
+        beast::get_lowest_layer(s).expires_after(options.writeTimeout);
+        co_await http::async_write(s, head, net::redirect_error(net::use_awaitable, ec));
+        if (ec || !head.keep_alive()) break;
+        continue;
+      }
       http::response<http::string_body> res{static_cast<http::status>(out->status), version};
       res.set(http::field::content_type, out->contentType);
       for (auto& [k, v] : out->headers) res.insert(k, v);

@@ -36,6 +36,8 @@ std::string_view roleName(Role r) {
       return "admin";
     case Role::kAgent:
       return "agent";
+    case Role::kProxy:
+      return "proxy";
   }
   return "unknown";
 }
@@ -45,6 +47,7 @@ std::optional<Role> parseRole(std::string_view s) {
   if (s == "operator") return Role::kOperator;
   if (s == "admin") return Role::kAdmin;
   if (s == "agent") return Role::kAgent;
+  if (s == "proxy") return Role::kProxy;
   return std::nullopt;
 }
 

@@ -27,8 +27,9 @@ bool isReadVerb(Verb v);
 
 /// Roles, from least to most privileged. See docs/auth.md for the matrix. kAgent is the
 /// identity of a member cluster's agent: it speaks the agent protocol only and may do nothing
-/// through the REST API.
-enum class Role { kViewer, kOperator, kAdmin, kAgent };
+/// through the REST API. kProxy is a mesh proxy's: it speaks the mesh protocol only (the
+/// control plane's gRPC stream) and may do nothing through the REST API either.
+enum class Role { kViewer, kOperator, kAdmin, kAgent, kProxy };
 std::string_view roleName(Role r);
 std::optional<Role> parseRole(std::string_view s);
 

@@ -200,7 +200,11 @@ Awaitable<std::optional<HttpResponse>> ApiHandler::handle(HttpRequest& req,
   const auto& s = call.segments;
   auto is = [&](const char* path) { return joinSegments(s) == path; };
 
-  if (!out && req.method == "GET" && (is("healthz") || is("livez"))) {
+  if (!out && staticFiles_ && (req.method == "GET" || req.method == "HEAD") &&
+      StaticFiles::isConsolePath(s)) {
+    call.resourceLabel = "console";  // the web console's files: no authentication
+    out = staticFiles_->serve(s, req.header("if-none-match"));
+  } else if (!out && req.method == "GET" && (is("healthz") || is("livez"))) {
     out = textResponse(200, "ok");
   } else if (!out && req.method == "GET" && is("readyz")) {
     if (shuttingDown_) {
@@ -264,6 +268,14 @@ Awaitable<std::optional<HttpResponse>> ApiHandler::handle(HttpRequest& req,
         out = jsonResponse(200,
                            "{\"paths\":[\"/api\",\"/apis\",\"/apis/tessera.io/v1\",\"/healthz\","
                            "\"/livez\",\"/metrics\",\"/openapi/v3\",\"/readyz\",\"/version\"]}");
+      } else if (is("apis/authentication.k8s.io")) {
+        out = jsonResponse(200, docs_.authGroup());
+      } else if (is("apis/authentication.k8s.io/v1")) {
+        out = jsonResponse(200, docs_.authResources());
+      } else if (is("apis/authentication.k8s.io/v1/selfsubjectreviews")) {
+        out = selfSubjectReview(call);
+      } else if (is("apis/traffic.tessera.io/v1/stats")) {
+        out = trafficStats(call);
       } else if (s.size() >= 4 && s[0] == "apis" && s[1] == "tessera.io" && s[2] == "v1") {
         // Resource request: resolve kind, namespace, name, subresource.
         std::size_t i = 3;
@@ -325,6 +337,81 @@ Awaitable<std::optional<HttpResponse>> ApiHandler::handle(HttpRequest& req,
   finish(call, out ? out->status : 200, started);
   if (out) out->headers.emplace_back("X-Request-Id", call.ctx.requestId);
   co_return out;
+}
+
+// Who am I: what `kubectl auth whoami` asks (authentication.k8s.io/v1 SelfSubjectReview).
+HttpResponse ApiHandler::selfSubjectReview(Call& c) {
+  c.resourceLabel = "selfsubjectreviews";
+  if (c.req.method != "POST") {
+    return errorResponse(
+        ApiError::methodNotAllowed("selfsubjectreviews are only created (POST): the answer is in "
+                                   "the response's status"));
+  }
+  c.verbLabel = "POST";
+  const Role role = c.principal.role;
+  if (role == Role::kAgent || role == Role::kProxy) {
+    return errorResponse(ApiError::forbidden(
+        "selfsubjectreviews.authentication.k8s.io is forbidden: User \"" + c.ctx.user +
+        "\" (role " + std::string(roleName(role)) + ") may not use the REST API"));
+  }
+  // The review asks nothing: a JSON body is checked for its kind, any other (kubectl sends
+  // protobuf) is not read.
+  const std::string bodyType = contentTypeBase(c.req.header("content-type"));
+  if (!c.req.body.empty() && (bodyType.empty() || bodyType == "application/json")) {
+    boost::system::error_code ec;
+    json::value v = json::parse(c.req.body, ec);
+    if (ec || !v.is_object()) {
+      return errorResponse(ApiError::badRequest("the body must be a SelfSubjectReview object"));
+    }
+    const auto& o = v.get_object();
+    const auto* kind = o.if_contains("kind");
+    const auto* apiVersion = o.if_contains("apiVersion");
+    if ((kind && *kind != json::value("SelfSubjectReview")) ||
+        (apiVersion && *apiVersion != json::value("authentication.k8s.io/v1"))) {
+      return errorResponse(ApiError::badRequest(
+          "expected kind SelfSubjectReview of apiVersion authentication.k8s.io/v1"));
+    }
+  }
+  json::object userInfo{
+      {"username", c.principal.user},
+      {"groups", json::array{json::value("tessera:role:" + std::string(roleName(role))),
+                             json::value("system:authenticated")}}};
+  if (!c.principal.tokenName.empty()) {
+    userInfo["extra"] =
+        json::object{{"tessera.io/token", json::array{json::value(c.principal.tokenName)}}};
+  }
+  json::object review{{"kind", "SelfSubjectReview"},
+                      {"apiVersion", "authentication.k8s.io/v1"},
+                      {"metadata", json::object{{"creationTimestamp", nullptr}}},
+                      {"status", json::object{{"userInfo", std::move(userInfo)}}}};
+  return jsonResponse(201, json::serialize(review));
+}
+
+// Live traffic from the proxies' counters (traffic/metrics/proxy_stats_scraper.h).
+HttpResponse ApiHandler::trafficStats(Call& c) {
+  c.resourceLabel = "traffic/stats";
+  if (c.req.method != "GET") {
+    return errorResponse(ApiError::methodNotAllowed("traffic stats are only read (GET)"));
+  }
+  const Role role = c.principal.role;
+  if (role == Role::kAgent || role == Role::kProxy) {
+    return errorResponse(ApiError::forbidden(
+        "stats.traffic.tessera.io is forbidden: User \"" + c.ctx.user + "\" (role " +
+        std::string(roleName(role)) + ") may not use the REST API"));
+  }
+  if (!trafficStats_) {
+    return errorResponse(ApiError::serviceUnavailable(
+        "this server does not collect traffic statistics (started with --no-traffic-stats)", 60));
+  }
+  std::int64_t window = 600;
+  if (c.has("window")) {
+    auto w = parseResourceVersion(c.param("window"));
+    if (!w || *w == 0) {
+      return errorResponse(ApiError::badRequest("window must be a positive number of seconds"));
+    }
+    window = std::min<std::int64_t>(*w, 600);
+  }
+  return jsonResponse(200, trafficStats_(std::chrono::seconds(window)));
 }
 
 void ApiHandler::finish(const Call& call, int status, Clock::time_point started) {

@@ -18,6 +18,7 @@
 #include "apiserver/http_types.h"
 #include "apiserver/kind.h"
 #include "apiserver/registry.h"
+#include "apiserver/static_files.h"
 #include "apiserver/storage.h"
 #include "apiserver/watch_hub.h"
 
@@ -67,6 +68,19 @@ class ApiHandler final : public HttpHandler {
       std::function<Awaitable<Result<boost::json::value>>(const KindInfo& kind, std::string body)>;
   void setReviewProvider(ReviewProvider provider) { reviewProvider_ = std::move(provider); }
 
+  /// Serves the web console: GET and HEAD of every path outside the API
+  /// (StaticFiles::isConsolePath), without authentication. Set once by main before serving;
+  /// without it those paths get the API's answers (401, 404).
+  void setStaticFiles(StaticFiles* files) { staticFiles_ = files; }
+
+  /// Answers GET /apis/traffic.tessera.io/v1/stats?window=N (any role that may read; N in
+  /// seconds, at most 600): the TrafficStats JSON of the last N seconds. Set once by main
+  /// before serving; must not block (it runs on an I/O thread). Without it: 503.
+  using TrafficStatsProvider = std::function<std::string(std::chrono::seconds window)>;
+  void setTrafficStatsProvider(TrafficStatsProvider provider) {
+    trafficStats_ = std::move(provider);
+  }
+
   struct Call;  // one request being served (rest_api.cc)
 
  private:
@@ -75,6 +89,8 @@ class ApiHandler final : public HttpHandler {
   Awaitable<HttpResponse> serveLog(Call& call);
   Awaitable<HttpResponse> serveReview(Call& call, const WriteOptions& opts);
   Awaitable<HttpResponse> listAudit(Call& call);
+  HttpResponse selfSubjectReview(Call& call);
+  HttpResponse trafficStats(Call& call);
   /// Streams the watch; returns a response only when it refuses before streaming.
   Awaitable<std::optional<HttpResponse>> watch(Call& call, ResponseStream& stream);
   void finish(const Call& call, int status, std::chrono::steady_clock::time_point started);
@@ -91,6 +107,8 @@ class ApiHandler final : public HttpHandler {
   std::atomic<bool> shuttingDown_{false};
   LogProvider logProvider_;
   ReviewProvider reviewProvider_;
+  StaticFiles* staticFiles_ = nullptr;
+  TrafficStatsProvider trafficStats_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* latency_;
   prometheus::Family<prometheus::Counter>* watchEvents_;

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -26,7 +27,9 @@
 #include "common/signals.h"
 #include "common/time_util.h"
 #include "federation/server/federation_server.h"
+#include "mesh/control/control_plane.h"
 #include "scheduler/controller.h"
+#include "traffic/metrics/proxy_stats_scraper.h"
 
 namespace {
 
@@ -65,7 +68,13 @@ struct Flags {
   bool scheduler = true;
   std::string schedulerResync = "5s";
   int failoverReplicasPerMinute = 60;
+  bool mesh = true;
+  std::string meshListen = "127.0.0.1:8445";
+  std::string meshPortFile;
   std::string logLevel = "info";
+  std::string webRoot;  // default: defaultWebRoot()
+  bool trafficStats = true;
+  std::string trafficScrapeInterval = "2s";
 };
 
 std::chrono::milliseconds duration(const std::string& flag, const std::string& v) {
@@ -76,6 +85,18 @@ std::chrono::milliseconds duration(const std::string& flag, const std::string& v
     std::exit(2);
   }
   return *d;
+}
+
+/// The built console: web/dist beside the binary (the build directory), else the source tree's.
+std::string defaultWebRoot() {
+  std::vector<std::string> candidates;
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) candidates.push_back((exe.parent_path() / "web" / "dist").string());
+#ifdef TESSERA_WEB_DIST_SOURCE
+  candidates.push_back(TESSERA_WEB_DIST_SOURCE);
+#endif
+  return StaticFiles::firstBuiltRoot(candidates);
 }
 
 bool isLoopback(const std::string& host) {
@@ -151,6 +172,23 @@ int main(int argc, char** argv) {
   app.add_option("--failover-replicas-per-minute", f.failoverReplicasPerMinute,
                  "failover moves at most this many replicas per minute, over all applications")
       ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_flag("--mesh,!--no-mesh", f.mesh,
+               "run the mesh control plane (streaming configuration to tessera-proxy)")
+      ->capture_default_str();
+  app.add_option("--mesh-listen", f.meshListen,
+                 "address:port for mesh proxies (gRPC, TLS with --tls-cert; port 0: any)")
+      ->capture_default_str();
+  app.add_option("--mesh-port-file", f.meshPortFile, "write the proxies' port here once serving");
+  app.add_option("--web-root", f.webRoot,
+                 "the built web console to serve at / (default: web/dist beside the binary, "
+                 "else in the source tree)");
+  app.add_flag("--traffic-stats,!--no-traffic-stats", f.trafficStats,
+               "scrape the connected proxies' /stats for live traffic "
+               "(/apis/traffic.tessera.io/v1/stats)")
+      ->capture_default_str();
+  app.add_option("--traffic-scrape-interval", f.trafficScrapeInterval,
+                 "how often the proxies' /stats are scraped")
       ->capture_default_str();
   app.add_option("--log-level", f.logLevel, "trace, debug, info, warn, error")
       ->capture_default_str();
@@ -264,10 +302,51 @@ int main(int argc, char** argv) {
   scheduler::SchedulerController* schedPtr = sched->get();
   handler.setReviewProvider(
       [schedPtr](const KindInfo&, std::string body) { return schedPtr->review(std::move(body)); });
+  // The mesh control plane: after the federation (it reads what agents report) and before
+  // HTTP serves; stopped before the scheduler and the federation.
+  std::unique_ptr<mesh::control::MeshControlPlane> meshPlane;
+  if (f.mesh) {
+    mesh::control::MeshControlOptions mo;
+    mo.listen = f.meshListen;
+    mo.tlsCertFile = f.tlsCert;
+    mo.tlsKeyFile = f.tlsKey;
+    mo.allowInsecure = f.allowInsecure;
+    mo.authCacheTtl = std::chrono::duration_cast<std::chrono::seconds>(
+        duration("--auth-cache-ttl", f.authCacheTtl));
+    auto created =
+        mesh::control::MeshControlPlane::create(mo, kinds, **storage, hub, registry, metrics);
+    Status st = created.isOk() ? (*created)->start() : created.status();
+    if (!st.isOk()) {
+      log->critical("cannot start the mesh control plane error=\"{}\"", st.message());
+      if (created.isOk()) (*created)->shutdown();
+      (*sched)->shutdown();
+      (*fed)->shutdown();
+      (*storage)->stop();
+      return 1;
+    }
+    meshPlane = std::move(created).value();
+  }
   federation::FederationServer* fedPtr = fed->get();
   handler.setLogProvider([fedPtr](std::string ns, std::string name, int tail) {
     return fedPtr->fetchLogs(std::move(ns), std::move(name), tail);
   });
+
+  // The web console (no data in it: served without authentication) and live traffic.
+  StaticFiles console(f.webRoot.empty() ? defaultWebRoot() : f.webRoot);
+  if (!f.webRoot.empty() && console.root().empty()) {
+    log->warn("no console in --web-root dir=\"{}\": / explains how to build it", f.webRoot);
+  }
+  handler.setStaticFiles(&console);
+  std::unique_ptr<traffic::ProxyStatsScraper> trafficScraper;
+  if (f.trafficStats) {
+    traffic::ProxyStatsScraperOptions to;
+    to.interval = duration("--traffic-scrape-interval", f.trafficScrapeInterval);
+    if (to.interval < std::chrono::milliseconds(100)) to.interval = std::chrono::milliseconds(100);
+    trafficScraper = std::make_unique<traffic::ProxyStatsScraper>(to, **storage, metrics);
+    traffic::ProxyStatsScraper* scraperPtr = trafficScraper.get();
+    handler.setTrafficStatsProvider(
+        [scraperPtr](std::chrono::seconds window) { return scraperPtr->statsJson(window); });
+  }
 
   HttpServerOptions hso;
   hso.address = host;
@@ -283,6 +362,8 @@ int main(int argc, char** argv) {
   auto http = HttpServer::create(hso, handler, metrics);
   if (!http.isOk()) {
     log->critical("cannot start HTTP server error=\"{}\"", http.status().message());
+    if (meshPlane) meshPlane->shutdown();
+    (*sched)->shutdown();
     (*fed)->shutdown();
     (*storage)->stop();
     return 1;
@@ -304,12 +385,15 @@ int main(int argc, char** argv) {
     Status s = fut.get();
     if (!s.isOk()) {
       log->critical("cannot write admin kubeconfig error=\"{}\"", s.message());
+      if (meshPlane) meshPlane->shutdown();
+      (*sched)->shutdown();
       (*fed)->shutdown();
       (*storage)->stop();
       return 1;
     }
   }
 
+  if (trafficScraper) trafficScraper->start();
   (*http)->start();
   auto writePort = [](const std::string& file, unsigned value) {
     if (file.empty()) return;
@@ -318,13 +402,17 @@ int main(int argc, char** argv) {
     std::rename(tmp.c_str(), file.c_str());
   };
   writePort(f.agentPortFile, (*fed)->port());
+  if (meshPlane) writePort(f.meshPortFile, meshPlane->port());
   writePort(f.portFile, bound);
-  log->info("serving url={} tls={} version={}", url, tls, kServerVersion);
+  log->info("serving url={} tls={} version={} console=\"{}\"", url, tls, kServerVersion,
+            console.root().empty() ? "not built" : console.root());
 
   log->info("shutting down signal={}", awaitTerminationSignal());
   handler.setShuttingDown();
   hub.closeAll();
   (*http)->shutdown(duration("--shutdown-grace", f.shutdownGrace));
+  if (trafficScraper) trafficScraper->shutdown();
+  if (meshPlane) meshPlane->shutdown();
   (*sched)->shutdown();
   (*fed)->shutdown();
   (*storage)->stop();

@@ -32,10 +32,11 @@ KindInfo apiTokenKind() {
                                 .describe("The user this token authenticates as (audited).")),
       requiredField("role",
                     Schema::string()
-                        .oneOf({"viewer", "operator", "admin", "agent"})
+                        .oneOf({"viewer", "operator", "admin", "agent", "proxy"})
                         .describe("viewer: read; operator: read + day-to-day operations; admin: "
                                   "everything; agent: a member cluster's agent (agent protocol "
-                                  "only, nothing through the REST API).")),
+                                  "only, nothing through the REST API); proxy: a mesh proxy "
+                                  "(mesh protocol only, nothing through the REST API).")),
       field("expirationTimestamp",
             dateTime().describe("After this time the token is refused. Never, if omitted.")),
       field("description", Schema::string().maxLength(1024)),

@@ -1,7 +1,10 @@
 #include <boost/json.hpp>
+#include <cctype>
 #include <regex>
+#include <string_view>
 
 #include "apiserver/kinds/kinds.h"
+#include "apiserver/object_meta.h"
 
 namespace tessera::apiserver {
 namespace json = boost::json;
@@ -18,6 +21,25 @@ Schema envVarName() {
           return std::nullopt;
         return "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)";
       });
+}
+
+/// RFC 9110 token characters (header and cookie names).
+bool isHttpToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) ||
+                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/// A lowercase host name or IP literal, optionally with ":port".
+bool isHostHeader(std::string_view s) {
+  static const std::regex re(
+      "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*|\\[[0-9a-f:.]+\\])"
+      "(:[0-9]{1,5})?$");
+  return !s.empty() && std::regex_match(s.begin(), s.end(), re);
 }
 
 Schema portName() {
@@ -177,10 +199,112 @@ KindInfo applicationKind() {
     }
   });
 
+  Schema userIdSource = Schema::object({
+      field("header", Schema::string().maxLength(256).format(
+                          "http-token",
+                          [](const json::value& v) -> std::optional<std::string> {
+                            if (isHttpToken(v.get_string())) return std::nullopt;
+                            return "must be an HTTP header name (e.g. x-user-id)";
+                          })),
+      field("cookie", Schema::string().maxLength(256).format(
+                          "http-token",
+                          [](const json::value& v) -> std::optional<std::string> {
+                            if (isHttpToken(v.get_string())) return std::nullopt;
+                            return "must be a cookie name (letters, digits, -_.)";
+                          })),
+      field("query", Schema::string().maxLength(256).format(
+                         "query-name",
+                         [](const json::value& v) -> std::optional<std::string> {
+                           if (!v.get_string().empty()) return std::nullopt;
+                           return "must not be empty";
+                         })),
+  });
+  userIdSource.rule(
+      [](const json::value& v, const std::string& path, std::vector<FieldCause>& errs) {
+        const auto& o = v.get_object();
+        int set = 0;
+        for (const char* key : {"header", "cookie", "query"}) {
+          set += o.contains(key) && !o.at(key).is_null();
+        }
+        if (set != 1) {
+          errs.push_back(
+              {"FieldValueInvalid", "exactly one of header, cookie or query must be set", path});
+        }
+      });
+  Schema traffic = Schema::object({
+      field("port", portName().describe("The template port that takes the traffic (default: the "
+                                        "first port).")),
+      field("pathPrefix",
+            Schema::string()
+                .maxLength(1024)
+                .defaultsTo("/")
+                .format("http-path",
+                        [](const json::value& v) -> std::optional<std::string> {
+                          const auto& s = v.get_string();
+                          if (!s.empty() && s[0] == '/' &&
+                              s.find_first_of(" ?#") == json::string::npos)
+                            return std::nullopt;
+                          return "must start with '/' and hold no space, '?' or '#'";
+                        })
+                .describe("Requests whose path starts with this go to the application.")),
+      field("hosts", Schema::arrayOf(Schema::string().maxLength(253).format(
+                                         "host",
+                                         [](const json::value& v) -> std::optional<std::string> {
+                                           if (isHostHeader(v.get_string())) return std::nullopt;
+                                           return "must be a lowercase host name, optionally "
+                                                  "with :port (as clients send it in Host)";
+                                         }))
+                         .describe("Only requests with one of these Host headers (default: "
+                                   "any).")),
+      field("unitized", Schema::boolean().defaultsTo(false).describe(
+                            "Route each user to the cell that owns its bucket (ShardMap); "
+                            "otherwise to the application's cells in the proxy's datacenter.")),
+      field("userId",
+            Schema::arrayOf(userIdSource)
+                .describe("Where the user id is, tried in order (default: header x-user-id).")),
+      field("defaultCell",
+            Schema::string()
+                .maxLength(253)
+                .defaultsTo("local")
+                .format("cell-or-local",
+                        [](const json::value& v) -> std::optional<std::string> {
+                          const auto& s = v.get_string();
+                          if (s == "local" || isDns1123Subdomain(s)) return std::nullopt;
+                          return "must be \"local\" or a cell name";
+                        })
+                .describe("Unitized requests without a user id: \"local\" (a cell of the "
+                          "proxy's datacenter) or a cell.")),
+      field("shardMap", dnsSubdomain().defaultsTo("default").describe(
+                            "The ShardMap that says which cell owns a user (unitized).")),
+  });
+
   k.spec = Schema::object({
       requiredField("template", templ.describe("What each replica runs.")),
       requiredField("placement", placement.describe("Where the application runs.")),
+      field("traffic", traffic.describe("How the mesh proxies route user traffic to it (none: "
+                                        "the proxies do not route to it).")),
   });
+  k.validateObject = [](const json::object& obj, std::vector<FieldCause>& errs) {
+    json::value trafficSpec = at(obj, "spec.traffic");
+    if (!trafficSpec.is_object()) return;
+    json::value ports = at(obj, "spec.template.ports");
+    const bool hasPorts = ports.is_array() && !ports.get_array().empty();
+    if (!hasPorts) {
+      errs.push_back({"FieldValueRequired",
+                      "Required value: traffic needs a port: declare spec.template.ports",
+                      "spec.traffic"});
+      return;
+    }
+    const auto* port = trafficSpec.get_object().if_contains("port");
+    if (!port || !port->is_string()) return;
+    for (const auto& p : ports.get_array()) {
+      if (p.is_object() && p.get_object().if_contains("name") && p.get_object().at("name") == *port)
+        return;
+    }
+    errs.push_back({"FieldValueNotFound",
+                    "Not found: " + describeValue(*port) + ": no such port in spec.template.ports",
+                    "spec.traffic.port"});
+  };
   Schema counts = Schema::object({
       requiredField("name", dnsSubdomain()),
       field("replicas", Schema::integer().min(0).describe("Desired replicas.")),

@@ -11,7 +11,7 @@ namespace json = boost::json;
 KindRegistry builtinKinds() {
   return KindRegistry({clusterKind(), cellKind(), shardMapKind(), applicationKind(),
                        resourceQuotaKind(), bindingKind(), replicaKind(), apiTokenKind(),
-                       bootstrapTokenKind(), auditEventKind(), placementReviewKind()});
+                       bootstrapTokenKind(), auditEventKind(), placementReviewKind(), proxyKind()});
 }
 
 namespace schemas {

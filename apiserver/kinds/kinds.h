@@ -17,6 +17,7 @@ KindInfo bootstrapTokenKind();
 KindInfo shardMapKind();
 KindInfo placementReviewKind();
 KindInfo resourceQuotaKind();
+KindInfo proxyKind();
 
 KindRegistry builtinKinds();
 

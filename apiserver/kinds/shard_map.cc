@@ -98,6 +98,31 @@ KindInfo shardMapKind() {
                                        }))
                            .describe("The latest changes, newest last (at most 50).")),
       field("conditions", conditions()),
+      field("rollout",
+            Schema::object(
+                {
+                    field("version", Schema::integer().min(0).describe(
+                                         "The version (status.version) being rolled out.")),
+                    field("proxiesAcked", Schema::integer().min(0).describe(
+                                              "Connected proxies that acknowledged it.")),
+                    field("proxiesTotal", Schema::integer().min(0).describe("Connected proxies.")),
+                    field("done", Schema::boolean().describe(
+                                      "Every connected (reachable) proxy acknowledged it.")),
+                    field("datacenters",
+                          Schema::arrayOf(Schema::object({
+                                              requiredField("name", Schema::string()),
+                                              field("acked", Schema::integer().min(0)),
+                                              field("total", Schema::integer().min(0)),
+                                              field("time", dateTime().describe(
+                                                                "When its last proxy acknowledged "
+                                                                "(set once acked == total).")),
+                                          }))
+                              .uniqueBy("name")
+                              .describe("Per datacenter.")),
+                    field("updateTime", dateTime()),
+                })
+                .describe("How far the mesh proxies are with this version (written by the mesh "
+                          "control plane).")),
   });
   k.validateObject = [](const json::object& obj, std::vector<FieldCause>& errs) {
     json::value countValue = at(obj, "spec.bucketCount");
@@ -186,6 +211,18 @@ KindInfo shardMapKind() {
        }},
       {"Version", "integer", "Version", 0,
        [](const json::object& o) { return at(o, "status.version"); }},
+      {"Rollout", "string", "Proxies that acknowledged the version / connected proxies", 0,
+       [](const json::object& o) -> json::value {
+         json::value v = at(o, "status.rollout.version");
+         json::value a = at(o, "status.rollout.proxiesAcked");
+         json::value t = at(o, "status.rollout.proxiesTotal");
+         if (!v.is_int64() || v != at(o, "status.version") || !a.is_int64() || !t.is_int64())
+           return json::value("-");
+         std::string s = std::to_string(a.get_int64()) + "/" + std::to_string(t.get_int64());
+         json::value done = at(o, "status.rollout.done");
+         if (done.is_bool() && done.get_bool()) s += " done";
+         return json::value(s);
+       }},
   };
   return k;
 }

@@ -149,6 +149,7 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
     beast::error_code ec;
     http::response_parser<http::string_body> parser;
     parser.body_limit(256 * 1024 * 1024);
+    if (method == "HEAD") parser.skip(true);  // a HEAD answer has no body, whatever its length
     c.lowest().expires_after(std::chrono::seconds(60));
     bool done = false;
     c.with([&](auto& s) {

@@ -60,7 +60,11 @@ std::unique_ptr<ServerInstance> ServerInstance::start(PostgresInstance& pg, Serv
                                    "--agent-listen",
                                    "127.0.0.1:" + std::to_string(options.agentPort),
                                    "--agent-port-file",
-                                   d + "/agent-port"};
+                                   d + "/agent-port",
+                                   "--mesh-listen",
+                                   "127.0.0.1:0",
+                                   "--mesh-port-file",
+                                   d + "/mesh-port"};
   if (options.tls) {
     makeTestCertificates(d);
     s->caFile_ = d + "/ca.crt";
@@ -77,6 +81,9 @@ std::unique_ptr<ServerInstance> ServerInstance::start(PostgresInstance& pg, Serv
   }
   s->port_ = static_cast<std::uint16_t>(std::stoi(port));
   s->agentPort_ = static_cast<std::uint16_t>(std::stoi(readFile(d + "/agent-port")));
+  if (std::string mesh = readFile(d + "/mesh-port"); !mesh.empty()) {
+    s->meshPort_ = static_cast<std::uint16_t>(std::stoi(mesh));
+  }
   s->adminToken_ = kubeconfigToken(readFile(s->kubeconfig_));
   if (s->adminToken_.empty()) throw std::runtime_error("no token in kubeconfig");
   return s;

@@ -40,6 +40,8 @@ class ServerInstance {
   std::uint16_t port() const { return port_; }
   /// The port agents connect to (gRPC).
   std::uint16_t agentPort() const { return agentPort_; }
+  /// The port mesh proxies connect to (gRPC); 0 when the server runs without the mesh.
+  std::uint16_t meshPort() const { return meshPort_; }
   /// The CA of the server's certificate ("" without TLS).
   const std::string& caFile() const { return caFile_; }
   const std::string& database() const { return database_; }
@@ -64,6 +66,7 @@ class ServerInstance {
   std::string database_, kubeconfig_, log_, caFile_, adminToken_;
   std::uint16_t port_ = 0;
   std::uint16_t agentPort_ = 0;
+  std::uint16_t meshPort_ = 0;
   int tokens_ = 0;
 };
 
