@@ -14,6 +14,7 @@ TESSERA_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   wrk nginx
+  nodejs chromium
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

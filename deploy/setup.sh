@@ -14,5 +14,9 @@ for arg in "$@"; do
   esac
 done
 
-install_packages
-if [ "$build" -eq 1 ]; then build_tessera; fi
+# Node.js from Debian when there is none (a Node.js from elsewhere brings its own npm).
+install_packages $(command -v npm >/dev/null 2>&1 || echo npm)
+if [ "$build" -eq 1 ]; then
+  build_tessera
+  "$TESSERA_ROOT/deploy/build-console.sh"  # the web console (web/dist), after the C++ build
+fi

@@ -404,7 +404,7 @@ TEST(ApiTokenKindTest, RoleIsAnEnum) {
   EXPECT_THAT(validateSpec(apiTokenKind(), R"({"user": "alice", "role": "root"})").errors,
               ElementsAre(cause("FieldValueNotSupported", "spec.role",
                                 "Unsupported value: \"root\": supported values: \"viewer\", "
-                                "\"operator\", \"admin\", \"agent\"")));
+                                "\"operator\", \"admin\", \"agent\", \"proxy\"")));
 }
 
 TEST(ApiTokenKindTest, ExpirationMustBeATimestamp) {
@@ -477,9 +477,9 @@ TEST(KindRegistryTest, BuiltinKindsInDiscoveryOrder) {
   const KindRegistry reg = builtinKinds();
   std::vector<std::string> names;
   for (const auto& k : reg.all()) names.push_back(k.kind);
-  EXPECT_THAT(
-      names, ElementsAre("Cluster", "Cell", "ShardMap", "Application", "ResourceQuota", "Binding",
-                         "Replica", "APIToken", "BootstrapToken", "AuditEvent", "PlacementReview"));
+  EXPECT_THAT(names, ElementsAre("Cluster", "Cell", "ShardMap", "Application", "ResourceQuota",
+                                 "Binding", "Replica", "APIToken", "BootstrapToken", "AuditEvent",
+                                 "PlacementReview", "Proxy"));
 }
 
 TEST(KindRegistryTest, LooksUpByPluralAndByKind) {
@@ -548,12 +548,26 @@ TEST(KindInfoTest, VerbNamesAndReadVerbs) {
 }
 
 TEST(KindInfoTest, RolesRoundTripThroughTheirNames) {
-  for (Role r : {Role::kViewer, Role::kOperator, Role::kAdmin}) {
+  for (Role r : {Role::kViewer, Role::kOperator, Role::kAdmin, Role::kAgent, Role::kProxy}) {
     EXPECT_EQ(parseRole(roleName(r)), r);
   }
   EXPECT_EQ(parseRole("Admin"), std::nullopt);
   EXPECT_EQ(parseRole("root"), std::nullopt);
   EXPECT_EQ(parseRole(""), std::nullopt);
+}
+
+TEST(KindInfoTest, AgentsAndProxiesMayDoNothingThroughTheRestApi) {
+  const KindRegistry reg = builtinKinds();
+  for (Role r : {Role::kAgent, Role::kProxy}) {
+    for (const auto& k : reg.all()) {
+      for (Verb v : {Verb::kGet, Verb::kList, Verb::kWatch, Verb::kCreate, Verb::kUpdate}) {
+        EXPECT_FALSE(authorize(r, k, v, false)) << roleName(r) << " " << k.kind;
+      }
+    }
+  }
+  // Proxy objects are Tessera's own: read-only for everyone through the API.
+  EXPECT_EQ(reg.byKind("Proxy")->verbs(),
+            (std::vector<Verb>{Verb::kGet, Verb::kList, Verb::kWatch}));
 }
 
 // --- authorization ---
