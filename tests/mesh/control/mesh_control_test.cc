@@ -443,8 +443,7 @@ TEST_F(MeshControlTest, OnlyProxyCredentialsMayStream) {
     return s->Finish();
   };
   EXPECT_EQ(stream("").error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(stream(token("vera", "viewer")).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(stream(token("vera", "viewer")).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(stream(server_->adminToken()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   // A credential bound to one proxy cannot speak for another.
   auto bound = stream(token("system:proxy:gw-z", "proxy"));
