@@ -133,7 +133,15 @@ TEST_F(TessctlMeshTest, WaitReturnsWhenEveryConnectedProxyAcked) {
   EXPECT_NE(r.out.find("dc-a         1/1     20"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("dc-b         1/1     20"), std::string::npos) << r.out;
 
-  auto status = tessctl({"proxies", "status"});
+  // The rollout is written as soon as the last proxy acks; each Proxy object's own status
+  // follows within its write debounce (docs/mesh-control.md), so wait for it with a deadline.
+  CommandResult status;
+  EXPECT_TRUE(waitFor(
+      [&] {
+        status = tessctl({"proxies", "status"});
+        return status.exitCode == 0 && status.out.find("default=2") != std::string::npos;
+      },
+      seconds(10), milliseconds(100)));
   ASSERT_EQ(status.exitCode, 0) << status.err;
   EXPECT_EQ(collapseSpaces(firstLine(status.out)),
             "NAME DATACENTER ROLE CELL CONNECTED ACKED DESIRED IN SYNC SHARDMAPS LAST NACK LAST "
