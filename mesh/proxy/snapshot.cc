@@ -7,6 +7,18 @@
 namespace tessera::mesh::proxy {
 namespace {
 
+/// The revision label of a target's stats: its own, or, for a whole-cluster target, the
+/// revision every endpoint of the cluster carries (the usual case before a release splits
+/// traffic), so that traffic per revision is visible without per-host counters.
+std::string statsRevision(const WeightedTarget& wt, const Cluster& cluster) {
+  if (!wt.revision.empty() || cluster.endpoints.empty()) return wt.revision;
+  const std::string& first = cluster.endpoints.front().revision;
+  for (const auto& e : cluster.endpoints) {
+    if (e.revision != first) return wt.revision;
+  }
+  return first;
+}
+
 Result<CompiledTarget> compileTarget(
     const Target& target, const std::map<std::string, const CompiledCluster*, std::less<>>& byName,
     StatsRegistry& stats, std::string_view where) {
@@ -35,7 +47,7 @@ Result<CompiledTarget> compileTarget(
         t.hosts = &kNone;
       }
     }
-    t.stats = stats.upstream(wt.cluster, wt.revision);
+    t.stats = stats.upstream(wt.cluster, statsRevision(wt, *it->second->config));
     out.totalWeight += wt.weight;
     out.targets.push_back(std::move(t));
   }
