@@ -1,12 +1,14 @@
 #include "apiserver/http_server.h"
 
 #include <atomic>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -39,6 +41,10 @@ struct Conn {
   std::vector<std::function<void()>> wakers;
   std::function<void()> close;  // posts a close of the socket to the connection's strand
   bool socketGone = false;      // confined to the connection's strand
+  // A streamed response reads in the background to notice the client leaving; the stream must
+  // outlive that read. Both confined to the connection's strand.
+  bool readerActive = false;
+  std::unique_ptr<net::steady_timer> readerDone;  // cancelled when the reader finishes
 
   void interrupt() {
     std::vector<std::function<void()>> w;
@@ -117,9 +123,17 @@ struct HttpServer::Impl {
       beast::get_lowest_layer(s_).expires_never();
       if (ec) co_return false;
       began_ = true;
-      // Watch for the client going away while we wait for events to send.
+      // Watch for the client going away while we wait for events to send; the session waits
+      // for this read to finish before it frees the stream (awaitReader).
       auto ex = co_await net::this_coro::executor;
-      net::co_spawn(ex, readUntilClosed(s_, conn_), net::detached);
+      conn_->readerActive = true;
+      conn_->readerDone =
+          std::make_unique<net::steady_timer>(ex, net::steady_timer::time_point::max());
+      net::co_spawn(ex, readUntilClosed(s_, conn_),
+                    net::bind_executor(ex, [conn = conn_](const std::exception_ptr&) {
+                      conn->readerActive = false;
+                      conn->readerDone->cancel();
+                    }));
       co_return true;
     }
 
@@ -343,6 +357,15 @@ struct HttpServer::Impl {
     };
   }
 
+  // Waits until a streamed response's background read has finished; the caller has closed the
+  // socket, so the read is completing (with an error) already.
+  static Awaitable<void> awaitReader(Conn& conn) {
+    while (conn.readerActive) {
+      beast::error_code ignored;
+      co_await conn.readerDone->async_wait(net::redirect_error(net::use_awaitable, ignored));
+    }
+  }
+
   Awaitable<void> session(tcp::socket socket) {
     auto conn = std::make_shared<Conn>();
     std::string remote;
@@ -371,6 +394,7 @@ struct HttpServer::Impl {
           if (conn->streaming) {
             // A reader may still be pending on the stream: no TLS close_notify exchange.
             raw->close(ec);
+            co_await awaitReader(*conn);
           } else {
             beast::get_lowest_layer(s).expires_after(std::chrono::seconds(2));
             co_await s.async_shutdown(net::redirect_error(net::use_awaitable, ec));
@@ -386,7 +410,10 @@ struct HttpServer::Impl {
         co_await serve(s, conn, remote);
         beast::error_code ignored;
         s.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        if (conn->streaming) s.socket().close(ignored);
+        if (conn->streaming) {
+          s.socket().close(ignored);
+          co_await awaitReader(*conn);
+        }
         conn->socketGone = true;
       }
     } catch (const std::exception& e) {

@@ -217,6 +217,47 @@ TEST_F(ApiWatchTest, BadWatchRequests) {
   EXPECT_EQ(anon.get(clusters() + "?watch=true").status, 401);
 }
 
+// Watch streams over TLS that end either way — the client vanishing mid-stream, or the server
+// ending them at timeoutSeconds while the client still holds the connection — leave the server
+// serving. A stream's background read must be finished before its connection is freed.
+TEST(ApiWatchTlsTest, StreamsEndingEitherWayLeaveTheServerServing) {
+  ServerOptions o;
+  o.tls = true;
+  o.extraArgs = {"--no-scheduler"};
+  auto server = ServerInstance::start(sharedPostgres(), o);
+  auto c = server->client();
+  ASSERT_EQ(c.post(clusters(), clusterJson("tls-1")).status, 201);
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::unique_ptr<StreamReader>> vanishing, timingOut;
+    for (int i = 0; i < 4; ++i) {
+      vanishing.push_back(std::make_unique<StreamReader>(
+          server->endpoint(), clusters() + "?watch=true", server->adminToken()));
+      timingOut.push_back(std::make_unique<StreamReader>(
+          server->endpoint(), clusters() + "?watch=true&timeoutSeconds=1", server->adminToken()));
+    }
+    for (auto& w : vanishing) {
+      ASSERT_EQ(w->status(), 200);
+      ASSERT_TRUE(w->nextLine(seconds(10)).has_value());  // the initial ADDED: mid-stream now
+      w->close();
+    }
+    for (auto& w : timingOut) {
+      ASSERT_EQ(w->status(), 200);
+      while (w->nextLine(seconds(10))) {
+      }
+      EXPECT_TRUE(w->endedCleanly());
+    }
+    // Keep the timed-out connections open a moment longer than the server's side of them, then
+    // check the server still answers (and still runs).
+    ASSERT_EQ(c.mergePatch(clusters() + "/tls-1", R"({"metadata":{"labels":{"round":")" +
+                                                      std::to_string(round) + R"("}}})")
+                  .status,
+              200);
+    ASSERT_TRUE(server->process().running());
+  }
+  EXPECT_EQ(c.get(clusters() + "/tls-1").status, 200);
+  EXPECT_TRUE(server->process().running());
+}
+
 // History older than the retention is gone: resuming from before it is 410 Expired.
 TEST(ApiWatchRetentionTest, ResumingFromCompactedHistoryIs410) {
   auto server = ServerInstance::start(

@@ -90,7 +90,10 @@ std::unique_ptr<ServerInstance> ServerInstance::start(PostgresInstance& pg, Serv
 }
 
 ServerInstance::~ServerInstance() {
-  if (::testing::Test::HasFailure()) {
+  // Servers shared by a suite are destroyed in TearDownTestSuite, outside any test: there the
+  // suite's failure count says whether the log is wanted.
+  const auto* suite = ::testing::UnitTest::GetInstance()->current_test_suite();
+  if (::testing::Test::HasFailure() || (suite != nullptr && suite->failed_test_count() > 0)) {
     std::cerr << "---- tessera-server log (" << log_ << ") ----\n"
               << tailFile(log_, 60) << "----\n";
   }
