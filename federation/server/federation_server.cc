@@ -14,11 +14,9 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "apiserver/async_event.h"
@@ -26,6 +24,7 @@
 #include "apiserver/kinds/kinds.h"
 #include "apiserver/object_meta.h"
 #include "common/crypto.h"
+#include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/quantity.h"
@@ -158,100 +157,30 @@ struct FederationServer::Impl {
 
   // =================== sessions ===================
 
-  class Session final : public grpc::ServerBidiReactor<pb::AgentMessage, pb::ServerMessage> {
+  class Session final : public QueuedServerStream<Session, pb::AgentMessage, pb::ServerMessage> {
    public:
     static Session* start(Impl* impl, grpc::CallbackServerContext* ctx) {
-      std::shared_ptr<Session> s(new Session(impl, ctx));
-      s->self_ = s;
-      std::string auth;
-      auto it = ctx->client_metadata().find("authorization");
-      if (it != ctx->client_metadata().end()) auth.assign(it->second.data(), it->second.size());
+      auto s = adopt(new Session(impl, ctx));
+      std::string auth = clientMetadata(*ctx, "authorization");
       net::post(impl->ioc, [s, auth] { s->impl_->spawn(s->impl_->authenticate(s, auth)); });
       return s.get();
     }
 
-    // gRPC threads ------------------------------------------------------------
-    void OnReadDone(bool ok) override {
-      if (!ok) {
-        // The agent closed its side or the stream broke: end the call.
-        finish(grpc::Status::OK);
-        return;
-      }
-      auto msg = std::make_shared<pb::AgentMessage>(std::move(in_));
+    // gRPC threads (QueuedServerStream) ---------------------------------------------------
+    void onRead(pb::AgentMessage&& in) {
+      auto msg = std::make_shared<pb::AgentMessage>(std::move(in));
       auto s = shared();
       net::post(impl_->ioc, [s, msg] { s->enqueue(msg); });
-      beginReading();
     }
-    void OnWriteDone(bool ok) override {
-      const pb::ServerMessage* next = nullptr;
-      {
-        std::lock_guard lock(mu_);
-        out_.pop_front();
-        if (!ok || finished_ || out_.empty()) {
-          writing_ = false;
-        } else {
-          next = &out_.front();
-        }
-      }
-      if (next) StartWrite(next);  // never under our lock: gRPC may react inline
-    }
-    void OnCancel() override { finish(grpc::Status::CANCELLED); }
-    void OnDone() override {
-      std::shared_ptr<Session> s;
-      {
-        std::lock_guard lock(mu_);
-        done_ = true;
-        s = std::move(self_);  // released once the federation thread has seen the end
-      }
+    // The agent closed its side or the stream broke: end the call.
+    void onReadsEnded() { finish(grpc::Status::OK); }
+    void onDone(std::shared_ptr<Session> s) {
+      // Released once the federation thread has seen the end.
       net::post(impl_->ioc, [s] { s->impl_->sessionEnded(s); });
     }
-
-    // any thread ----------------------------------------------------------------
-    void send(pb::ServerMessage m) {
-      const pb::ServerMessage* first = nullptr;
-      bool overflow = false;
-      {
-        std::lock_guard lock(mu_);
-        if (finished_ || done_) return;
-        if (out_.size() >= kMaxQueuedMessages) {
-          overflow = true;
-        } else {
-          out_.push_back(std::move(m));
-          if (!writing_) {
-            writing_ = true;
-            first = &out_.front();
-          }
-        }
-      }
-      if (overflow) {
-        finish(refuse(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                      "the agent does not read its stream; too many queued messages"));
-      } else if (first) {
-        StartWrite(first);
-      }
-    }
-    void finish(grpc::Status status) {
-      {
-        std::lock_guard lock(mu_);
-        if (finished_ || done_) return;
-        finished_ = true;
-      }
-      Finish(std::move(status));
-    }
-    void beginReading() {
-      {
-        std::lock_guard lock(mu_);
-        if (finished_ || done_) return;
-      }
-      StartRead(&in_);
-    }
-    bool ended() {
-      std::lock_guard lock(mu_);
-      return finished_ || done_;
-    }
-    std::shared_ptr<Session> shared() {
-      std::lock_guard lock(mu_);
-      return self_;
+    static grpc::Status overflowStatus() {
+      return refuse(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                    "the agent does not read its stream; too many queued messages");
     }
 
     // federation thread ------------------------------------------------------------
@@ -281,15 +210,9 @@ struct FederationServer::Impl {
 
    private:
     Session(Impl* impl, grpc::CallbackServerContext* ctx)
-        : impl_(impl), id(impl->nextSessionIdAtomic.fetch_add(1)), ctx_(ctx) {}
-    grpc::CallbackServerContext* ctx_;
-    std::mutex mu_;
-    std::shared_ptr<Session> self_;
-    pb::AgentMessage in_;
-    std::deque<pb::ServerMessage> out_;
-    bool writing_ = false;
-    bool finished_ = false;
-    bool done_ = false;
+        : QueuedServerStream(ctx, kMaxQueuedMessages),
+          impl_(impl),
+          id(impl->nextSessionIdAtomic.fetch_add(1)) {}
   };
   std::atomic<std::uint64_t> nextSessionIdAtomic{1};
 
@@ -1156,37 +1079,14 @@ Status FederationServer::start() {
   if (!s.isOk()) return s;
 
   im.service = std::make_unique<Impl::Service>(&im);
-  grpc::ServerBuilder builder;
-  std::shared_ptr<grpc::ServerCredentials> creds;
-  if (!im.options.tlsCertFile.empty()) {
-    grpc::SslServerCredentialsOptions ssl;
-    std::ifstream certIn(im.options.tlsCertFile), keyIn(im.options.tlsKeyFile);
-    std::stringstream cert, key;
-    cert << certIn.rdbuf();
-    key << keyIn.rdbuf();
-    if (cert.str().empty() || key.str().empty()) {
-      return invalidArgument("cannot read the agent TLS certificate or key");
-    }
-    ssl.pem_key_cert_pairs.push_back({key.str(), cert.str()});
-    creds = grpc::SslServerCredentials(ssl);
-  } else {
-    creds = grpc::InsecureServerCredentials();
-  }
-  builder.AddListeningPort(im.options.listen, creds, &im.boundPort);
-  builder.RegisterService(im.service.get());
-  builder.SetMaxReceiveMessageSize(16 * 1024 * 1024);
-  // gRPC shares ports with SO_REUSEPORT by default: a second server on the same port would
-  // silently take half of the agents. Refuse instead.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  // Dead agents (no RST) are noticed by keepalive pings; agents may ping us every 10 s.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  im.server = builder.BuildAndStart();
-  if (!im.server || im.boundPort == 0) {
-    return unavailable("cannot listen for agents on " + im.options.listen);
-  }
+  auto server = startGrpcServer({.address = im.options.listen,
+                                 .tlsCertFile = im.options.tlsCertFile,
+                                 .tlsKeyFile = im.options.tlsKeyFile,
+                                 .maxReceiveBytes = 16 * 1024 * 1024,
+                                 .peers = "agents"},
+                                *im.service, im.boundPort);
+  if (!server.isOk()) return server.status();
+  im.server = std::move(*server);
   net::post(im.ioc, [&im] {
     im.scheduleSweep();
     im.scheduleGlobalSweep();

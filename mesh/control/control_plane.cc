@@ -12,16 +12,15 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "apiserver/auth.h"
 #include "apiserver/kinds/kinds.h"
 #include "apiserver/object_meta.h"
+#include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/time_util.h"
@@ -211,112 +210,44 @@ struct MeshControlPlane::Impl {
   };
 
   class Session final
-      : public grpc::ServerBidiReactor<pb::DiscoveryRequest, pb::DiscoveryResponse> {
+      : public QueuedServerStream<Session, pb::DiscoveryRequest, pb::DiscoveryResponse> {
    public:
     static Session* start(Impl* impl, grpc::CallbackServerContext* ctx) {
-      std::shared_ptr<Session> s(new Session(impl, ctx));
-      s->self_ = s;
-      std::string authz;
-      auto it = ctx->client_metadata().find("authorization");
-      if (it != ctx->client_metadata().end()) authz.assign(it->second.data(), it->second.size());
+      auto s = adopt(new Session(impl, ctx));
+      std::string authz = clientMetadata(*ctx, "authorization");
       net::post(impl->ioc,
                 [s, authz] { s->impl_->spawn(s->impl_->ioc, s->impl_->authenticate(s, authz)); });
       return s.get();
     }
 
-    // gRPC threads ------------------------------------------------------------
-    void OnReadDone(bool ok) override {
-      if (!ok) {
-        // The proxy closed its side: end the call after the requests already handed over.
-        auto s = shared();
-        if (s) net::post(impl_->ioc, [s] { s->finish(grpc::Status::OK); });
-        return;
-      }
-      auto msg = std::make_shared<pb::DiscoveryRequest>(std::move(in_));
+    // gRPC threads (QueuedServerStream) ---------------------------------------------------
+    void onRead(pb::DiscoveryRequest&& in) {
+      auto msg = std::make_shared<pb::DiscoveryRequest>(std::move(in));
       auto s = shared();
       if (s) net::post(impl_->ioc, [s, msg] { s->impl_->handle(s, *msg); });
-      beginReading();
     }
-    void OnWriteDone(bool ok) override {
-      const pb::DiscoveryResponse* next = nullptr;
-      {
-        std::lock_guard lock(mu_);
-        out_.pop_front();
-        if (!ok || finished_ || out_.empty()) {
-          writing_ = false;
-        } else {
-          next = &out_.front();
-        }
-      }
-      if (next) StartWrite(next);
+    // The proxy closed its side: end the call after the requests already handed over.
+    void onReadsEnded() {
+      auto s = shared();
+      if (s) net::post(impl_->ioc, [s] { s->finish(grpc::Status::OK); });
     }
-    void OnCancel() override { finish(grpc::Status::CANCELLED); }
-    void OnDone() override {
-      std::shared_ptr<Session> s;
-      {
-        std::lock_guard lock(mu_);
-        done_ = true;
-        s = std::move(self_);
-      }
+    void onDone(std::shared_ptr<Session> s) {
       net::post(impl_->ioc, [s] { s->impl_->sessionEnded(s); });
+    }
+    static grpc::Status overflowStatus() {
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED, "the proxy does not read its stream"};
     }
 
     // any thread ----------------------------------------------------------------
-    void send(pb::DiscoveryResponse m) {
-      const pb::DiscoveryResponse* first = nullptr;
-      bool overflow = false;
-      {
-        std::lock_guard lock(mu_);
-        if (finished_ || done_) return;
-        if (out_.size() >= kMaxQueuedResponses) {
-          overflow = true;
-        } else {
-          out_.push_back(std::move(m));
-          if (!writing_) {
-            writing_ = true;
-            first = &out_.front();
-          }
-        }
-      }
-      if (overflow) {
-        finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                            "the proxy does not read its stream"));
-      } else if (first) {
-        StartWrite(first);
-      }
-    }
-    void finish(grpc::Status status) {
-      {
-        std::lock_guard lock(mu_);
-        if (finished_ || done_) return;
-        finished_ = true;
-      }
-      Finish(std::move(status));
-    }
     /// Authenticated: tell the client (initial metadata) and start reading.
     void accept() {
-      {
-        std::lock_guard lock(mu_);
-        if (finished_ || done_) return;
-        ctx_->AddInitialMetadata(kAcceptedKey, "1");
+      if (!whileLive([](grpc::CallbackServerContext& ctx) {
+            ctx.AddInitialMetadata(kAcceptedKey, "1");
+          })) {
+        return;
       }
       StartSendInitialMetadata();
       beginReading();
-    }
-    void beginReading() {
-      {
-        std::lock_guard lock(mu_);
-        if (finished_ || done_) return;
-      }
-      StartRead(&in_);
-    }
-    bool ended() {
-      std::lock_guard lock(mu_);
-      return finished_ || done_;
-    }
-    std::shared_ptr<Session> shared() {
-      std::lock_guard lock(mu_);
-      return self_;
     }
 
     // mesh thread ------------------------------------------------------------------
@@ -342,15 +273,9 @@ struct MeshControlPlane::Impl {
 
    private:
     Session(Impl* impl, grpc::CallbackServerContext* ctx)
-        : impl_(impl), id(impl->nextSessionId.fetch_add(1)), ctx_(ctx) {}
-    grpc::CallbackServerContext* ctx_;
-    std::mutex mu_;
-    std::shared_ptr<Session> self_;
-    pb::DiscoveryRequest in_;
-    std::deque<pb::DiscoveryResponse> out_;
-    bool writing_ = false;
-    bool finished_ = false;
-    bool done_ = false;
+        : QueuedServerStream(ctx, kMaxQueuedResponses),
+          impl_(impl),
+          id(impl->nextSessionId.fetch_add(1)) {}
   };
 
   class Service final : public pb::MeshDiscovery::CallbackService {
@@ -1266,34 +1191,14 @@ Status MeshControlPlane::start() {
   if (!s.isOk()) return s;
 
   im.service = std::make_unique<Impl::Service>(&im);
-  grpc::ServerBuilder builder;
-  std::shared_ptr<grpc::ServerCredentials> creds;
-  if (!im.options.tlsCertFile.empty()) {
-    grpc::SslServerCredentialsOptions ssl;
-    std::ifstream certIn(im.options.tlsCertFile), keyIn(im.options.tlsKeyFile);
-    std::stringstream cert, key;
-    cert << certIn.rdbuf();
-    key << keyIn.rdbuf();
-    if (cert.str().empty() || key.str().empty()) {
-      return invalidArgument("cannot read the mesh TLS certificate or key");
-    }
-    ssl.pem_key_cert_pairs.push_back({key.str(), cert.str()});
-    creds = grpc::SslServerCredentials(ssl);
-  } else {
-    creds = grpc::InsecureServerCredentials();
-  }
-  builder.AddListeningPort(im.options.listen, creds, &im.boundPort);
-  builder.RegisterService(im.service.get());
-  builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  im.server = builder.BuildAndStart();
-  if (!im.server || im.boundPort == 0) {
-    return unavailable("cannot listen for proxies on " + im.options.listen);
-  }
+  auto server = startGrpcServer({.address = im.options.listen,
+                                 .tlsCertFile = im.options.tlsCertFile,
+                                 .tlsKeyFile = im.options.tlsKeyFile,
+                                 .maxReceiveBytes = 64 * 1024 * 1024,
+                                 .peers = "proxies"},
+                                *im.service, im.boundPort);
+  if (!server.isOk()) return server.status();
+  im.server = std::move(*server);
   net::post(im.ioc, [&im] {
     im.scheduleSweep();
     im.scheduleRollout();
