@@ -803,18 +803,21 @@ SchedulerController::~SchedulerController() {
 void SchedulerController::start() {
   auto& im = *impl_;
   for (const char* k : kWatched) {
-    auto sub = std::make_shared<std::shared_ptr<apiserver::WatchHub::Subscription>>();
+    // The callback lives in the subscription: it holds the subscription weakly, or the two
+    // would keep each other alive past shutdown.
+    auto sub = std::make_shared<std::weak_ptr<apiserver::WatchHub::Subscription>>();
     auto notify = im.wake.notifier();
     // Events are only a trigger: every pass reads the world afresh, so the queue is drained
     // and dropped (an overflow changes nothing). A Cluster write that changes only what the
     // scheduler does not read (heartbeat times: a hundred a second with 1,000 agents) wakes
     // nothing.
     const bool clusters = std::string_view(k) == "Cluster";
-    *sub = im.hub.subscribe(k, [&im, sub, notify, clusters] {
+    auto subscription = im.hub.subscribe(k, [&im, sub, notify, clusters] {
       net::post(im.ioc, [&im, sub, notify, clusters] {
         bool overflowed = false, closed = false;
-        if (!*sub) return;
-        auto events = (*sub)->drain(overflowed, closed);
+        auto live = sub->lock();
+        if (!live) return;
+        auto events = live->drain(overflowed, closed);
         bool relevant = !clusters || overflowed;
         for (const auto& ev : events) {
           if (clusters && im.clusterChanged(*ev)) relevant = true;
@@ -822,7 +825,8 @@ void SchedulerController::start() {
         if (relevant) notify();
       });
     });
-    im.subs.push_back(*sub);
+    *sub = subscription;  // before the first post can run: the loop starts below
+    im.subs.push_back(std::move(subscription));
   }
   im.wake.notify();  // the first pass
   net::co_spawn(im.ioc, im.run(), [&im](std::exception_ptr e) {
