@@ -18,20 +18,17 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -42,26 +39,17 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench/bench_support.h"
+#include "bench/http_connection.h"
 #include "common/kubeconfig.h"
 
 namespace tessera::bench {
 namespace {
 
 namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 namespace json = boost::json;
-using tcp = net::ip::tcp;
-using Clock = std::chrono::steady_clock;
-using Request = http::request<http::string_body>;
-template <typename T>
-using Awaitable = net::awaitable<T>;
 
 constexpr char kGroupVersion[] = "/apis/tessera.io/v1";
-
-double msBetween(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
 
 // ---- configuration ----
 
@@ -89,16 +77,6 @@ struct Config {
   bool printBody = false;
 };
 
-/// Where to connect, shared (read-only) by every connection.
-struct Endpoint {
-  net::ip::address address;
-  std::string host;
-  std::uint16_t port = 0;
-  std::string authorization;         // "Bearer ..."
-  net::ssl::context* ssl = nullptr;  // null: plain HTTP
-  std::chrono::milliseconds timeout{30000};
-};
-
 // The body of a create. Spaces after the colons keep it usable verbatim in a pgbench script
 // (pgbench would read ":8080" as a variable reference).
 std::string createBody(const std::string& ns, const std::string& name) {
@@ -107,166 +85,6 @@ std::string createBody(const std::string& ns, const std::string& name) {
          R"("}, "spec": {"template": {"command": ["demo"], "ports": [{"name": "http", )"
          R"("port": 8080}]}, "placement": {"cells": {"type": "RZone"}, "replicasPerCell": 2}}})";
 }
-
-// ---- one HTTP/1.1 keep-alive connection ----
-
-struct Reply {
-  int status = 0;  // 0: no response; see error
-  std::string body;
-  std::string error;  // transport error
-};
-
-class Connection {
- public:
-  Connection(net::any_io_executor ex, const Endpoint& ep) : ex_(std::move(ex)), ep_(ep) {}
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  /// One request and its response, (re)connecting when needed. A kept-alive connection that
-  /// the server closed in between is retried once on a fresh one.
-  Awaitable<Reply> send(Request& req) {
-    for (int attempt = 0;; ++attempt) {
-      bool fresh = false;
-      if (!connected()) {
-        beast::error_code ec = co_await connect();
-        if (ec) {
-          Reply r;
-          r.error = "connect: " + ec.message();
-          co_return r;
-        }
-        fresh = true;
-      }
-      Reply r;
-      if (tls_) {
-        r = co_await exchange(*tls_, req);
-      } else {
-        r = co_await exchange(*tcp_, req);
-      }
-      if (r.status == 0 && !fresh && attempt == 0) {
-        close();
-        continue;
-      }
-      co_return r;
-    }
-  }
-
-  /// A streamed (chunked) response: `onStatus` gets the status once the header is in,
-  /// `onData` every piece of body as it arrives. Returns when the stream ends, fails or is
-  /// cancelled (cancel()). A non-200 response's body goes to `onData` too.
-  Awaitable<beast::error_code> stream(Request& req, std::function<void(int)> onStatus,
-                                      std::function<void(std::string_view)> onData) {
-    beast::error_code ec = co_await connect();
-    if (ec) co_return ec;
-    if (tls_) {
-      ec = co_await streamOn(*tls_, req, onStatus, onData);
-    } else {
-      ec = co_await streamOn(*tcp_, req, onStatus, onData);
-    }
-    close();
-    co_return ec;
-  }
-
-  /// Makes a pending stream() return. Same thread as the stream.
-  void cancel() {
-    if (connected()) lowest().cancel();
-  }
-
-  void close() {
-    tcp_.reset();
-    tls_.reset();
-    buffer_.clear();
-  }
-
- private:
-  bool connected() const { return tcp_.has_value() || tls_.has_value(); }
-  beast::tcp_stream& lowest() { return tls_ ? beast::get_lowest_layer(*tls_) : *tcp_; }
-
-  Awaitable<beast::error_code> connect() {
-    close();
-    beast::error_code ec;
-    if (ep_.ssl) {
-      tls_.emplace(ex_, *ep_.ssl);
-    } else {
-      tcp_.emplace(ex_);
-    }
-    tcp::endpoint addr(ep_.address, ep_.port);
-    lowest().expires_after(ep_.timeout);
-    co_await lowest().async_connect(addr, net::redirect_error(net::use_awaitable, ec));
-    if (!ec) lowest().socket().set_option(tcp::no_delay(true), ec);
-    if (!ec && tls_) {
-      tls_->set_verify_mode(net::ssl::verify_peer);
-      tls_->set_verify_callback(net::ssl::host_name_verification(ep_.host));
-      co_await tls_->async_handshake(net::ssl::stream_base::client,
-                                     net::redirect_error(net::use_awaitable, ec));
-    }
-    if (ec) close();
-    co_return ec;
-  }
-
-  template <typename Stream>
-  Awaitable<Reply> exchange(Stream& s, Request& req) {
-    Reply r;
-    beast::error_code ec;
-    beast::get_lowest_layer(s).expires_after(ep_.timeout);
-    co_await http::async_write(s, req, net::redirect_error(net::use_awaitable, ec));
-    if (ec) {
-      close();
-      r.error = "write: " + ec.message();
-      co_return r;
-    }
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(256u << 20);
-    co_await http::async_read(s, buffer_, parser, net::redirect_error(net::use_awaitable, ec));
-    if (ec) {
-      close();
-      r.error = "read: " + ec.message();
-      co_return r;
-    }
-    beast::get_lowest_layer(s).expires_never();
-    auto& res = parser.get();
-    r.status = static_cast<int>(res.result_int());
-    r.body = std::move(res.body());
-    if (!res.keep_alive()) close();
-    co_return r;
-  }
-
-  template <typename Stream>
-  Awaitable<beast::error_code> streamOn(Stream& s, Request& req, std::function<void(int)>& onStatus,
-                                        std::function<void(std::string_view)>& onData) {
-    beast::error_code ec;
-    beast::get_lowest_layer(s).expires_after(ep_.timeout);
-    co_await http::async_write(s, req, net::redirect_error(net::use_awaitable, ec));
-    if (ec) co_return ec;
-    // The parser keeps a reference to the callback: declared first, destroyed last.
-    std::function<std::size_t(std::uint64_t, std::string_view, beast::error_code&)> onChunk =
-        [&onData](std::uint64_t, std::string_view body, beast::error_code&) {
-          onData(body);
-          return body.size();
-        };
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(boost::none);
-    parser.on_chunk_body(onChunk);
-    co_await http::async_read_header(s, buffer_, parser,
-                                     net::redirect_error(net::use_awaitable, ec));
-    if (ec) co_return ec;
-    onStatus(static_cast<int>(parser.get().result_int()));
-    beast::get_lowest_layer(s).expires_never();
-    while (!parser.is_done()) {
-      co_await http::async_read_some(s, buffer_, parser,
-                                     net::redirect_error(net::use_awaitable, ec));
-      if (ec) co_return ec;
-    }
-    // Not chunked (an error response): its body is in the parser.
-    if (!parser.get().body().empty()) onData(parser.get().body());
-    co_return ec;
-  }
-
-  net::any_io_executor ex_;
-  const Endpoint& ep_;
-  std::optional<beast::tcp_stream> tcp_;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
-  beast::flat_buffer buffer_;
-};
 
 // ---- small coroutine helpers ----
 
@@ -281,7 +99,7 @@ class WaitGroup {
   Awaitable<void> wait() {
     while (count_ > 0) {
       timer_.expires_at(Clock::time_point::max());
-      beast::error_code ec;
+      boost::system::error_code ec;
       co_await timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
   }
@@ -294,7 +112,7 @@ class WaitGroup {
 Awaitable<void> sleepUntil(Clock::time_point t) {
   net::steady_timer timer(co_await net::this_coro::executor);
   timer.expires_at(t);
-  beast::error_code ec;
+  boost::system::error_code ec;
   co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
 }
 
@@ -304,32 +122,6 @@ void spawn(const net::any_io_executor& ex, Awaitable<void> a) {
   net::co_spawn(ex, std::move(a), [](const std::exception_ptr& e) {
     if (e) std::rethrow_exception(e);
   });
-}
-
-// ---- statistics ----
-
-struct Summary {
-  std::size_t count = 0;
-  double p50 = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
-};
-
-Summary summarize(std::vector<double> v) {
-  Summary s;
-  s.count = v.size();
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) {  // nearest rank
-    auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-    return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-  };
-  s.p50 = at(0.50);
-  s.p90 = at(0.90);
-  s.p99 = at(0.99);
-  s.max = v.back();
-  double sum = 0;
-  for (double x : v) sum += x;
-  s.mean = sum / static_cast<double>(v.size());
-  return s;
 }
 
 /// What one phase (or one kind of request within it) did.
@@ -343,7 +135,7 @@ struct PhaseStats {
   std::vector<double> latencyMs;  // every completed request, failures included
   double seconds = 0;
 
-  void record(const Reply& r, int expected, double ms) {
+  void record(const HttpReply& r, int expected, double ms) {
     latencyMs.push_back(ms);
     if (r.status == expected) {
       ++ok;
@@ -367,7 +159,7 @@ int expectedStatus(Op op) {
 
 class Bench {
  public:
-  Bench(net::io_context& ioc, Config cfg, Endpoint ep)
+  Bench(net::io_context& ioc, Config cfg, HttpEndpoint ep)
       : ioc_(ioc), cfg_(std::move(cfg)), ep_(std::move(ep)), rng_(std::random_device{}()) {
     std::uniform_int_distribution<int> hex(0, 15);
     for (int i = 0; i < 6; ++i) runId_ += "0123456789abcdef"[hex(rng_)];
@@ -418,48 +210,34 @@ class Bench {
  private:
   // ---- requests ----
 
-  Request makeRequest(http::verb method, const std::string& target) const {
-    Request req{method, target, 11};
-    req.set(http::field::host, ep_.host + ":" + std::to_string(ep_.port));
-    req.set(http::field::user_agent, "tessera-apiserver-bench");
-    req.set(http::field::authorization, ep_.authorization);
-    req.set(http::field::accept, "application/json");
-    req.keep_alive(true);
-    return req;
-  }
-
   std::string nextName() { return "b" + runId_ + "-" + std::to_string(nextSeq_++); }
 
   /// Sends one request of kind `op`; `name` is set to the object it concerned.
-  Awaitable<Reply> send(Connection& conn, Op op, std::string& name) {
-    Request req;
+  Awaitable<HttpReply> send(HttpConnection& conn, Op op, std::string& name) {
+    HttpRequest req;
     switch (op) {
       case Op::kCreate:
         name = nextName();
-        req = makeRequest(http::verb::post, collection_);
-        req.set(http::field::content_type, "application/json");
-        req.body() = createBody(cfg_.ns, name);
+        req = {HttpMethod::kPost, collection_, createBody(cfg_.ns, name)};
         break;
       case Op::kGet: {
         std::uniform_int_distribution<std::size_t> pick(0, names_.size() - 1);
         name = names_[pick(rng_)];
-        req = makeRequest(http::verb::get, collection_ + "/" + name);
+        req = {HttpMethod::kGet, collection_ + "/" + name};
         break;
       }
       case Op::kList:
-        req = makeRequest(http::verb::get, collection_ + "?limit=100");
+        req = {HttpMethod::kGet, collection_ + "?limit=100"};
         break;
       case Op::kPatch:
         // Round robin over many objects: concurrent patches rarely meet on one object.
         name = names_[patchCursor_++ % names_.size()];
-        req = makeRequest(http::verb::patch, collection_ + "/" + name);
-        req.set(http::field::content_type, "application/merge-patch+json");
-        req.body() =
-            R"({"metadata":{"labels":{"bench-seq":")" + std::to_string(nextSeq_++) + R"("}}})";
+        req = {HttpMethod::kPatch, collection_ + "/" + name,
+               R"({"metadata":{"labels":{"bench-seq":")" + std::to_string(nextSeq_++) + R"("}}})",
+               "application/merge-patch+json"};
         break;
     }
-    req.prepare_payload();
-    Reply r = co_await conn.send(req);
+    HttpReply r = co_await conn.send(std::move(req));
     if (op == Op::kCreate && r.status == 201) {
       names_.push_back(name);
       if (acked_) (*acked_)[name] = Clock::now();
@@ -469,9 +247,8 @@ class Bench {
 
   /// Fails early, with the server's answer, when the endpoint or token is wrong.
   Awaitable<void> checkAccess() {
-    Connection conn(ioc_.get_executor(), ep_);
-    Request req = makeRequest(http::verb::get, collection_ + "?limit=1");
-    Reply r = co_await conn.send(req);
+    HttpConnection conn(ioc_.get_executor(), ep_);
+    HttpReply r = co_await conn.send({HttpMethod::kGet, collection_ + "?limit=1"});
     if (r.status != 200) {
       throw std::runtime_error("cannot list " + collection_ + ": " +
                                (r.status ? std::to_string(r.status) + " " + r.body : r.error));
@@ -480,11 +257,11 @@ class Bench {
 
   /// Creates objects until at least `n` exist (for get, list and patch).
   Awaitable<void> ensureObjects(std::size_t n) {
-    Connection conn(ioc_.get_executor(), ep_);
+    HttpConnection conn(ioc_.get_executor(), ep_);
     int failures = 0;
     while (names_.size() < n) {
       std::string name;
-      Reply r = co_await send(conn, Op::kCreate, name);
+      HttpReply r = co_await send(conn, Op::kCreate, name);
       if (r.status != 201 && ++failures > 100) {
         throw std::runtime_error("cannot create objects: " + std::to_string(r.status) + " " +
                                  r.body + r.error);
@@ -495,11 +272,11 @@ class Bench {
   // ---- closed loop ----
 
   Awaitable<void> closedLoopWorker(Op op, Clock::time_point end, PhaseStats& stats, WaitGroup& wg) {
-    Connection conn(ioc_.get_executor(), ep_);
+    HttpConnection conn(ioc_.get_executor(), ep_);
     while (Clock::now() < end) {
       std::string name;
       auto t0 = Clock::now();
-      Reply r = co_await send(conn, op, name);
+      HttpReply r = co_await send(conn, op, name);
       stats.record(r, expectedStatus(op), msBetween(t0, Clock::now()));
     }
     wg.done();
@@ -522,7 +299,7 @@ class Bench {
   // ---- watch ----
 
   struct Watcher {
-    std::unique_ptr<Connection> conn;
+    std::unique_ptr<HttpConnection> conn;
     int status = 0;
     bool ended = false;
     std::string pending;
@@ -576,8 +353,8 @@ class Bench {
   }
 
   Awaitable<void> runWatcher(Watcher& w, std::string target, std::string prefix, WaitGroup& wg) {
-    Request req = makeRequest(http::verb::get, target);
-    req.keep_alive(false);
+    HttpRequest req{HttpMethod::kGet, std::move(target)};
+    req.keepAlive = false;
     std::function<void(int)> onStatus = [&w](int status) { w.status = status; };
     std::function<void(std::string_view)> onData = [this, &w, prefix](std::string_view d) {
       if (w.status == 200) {
@@ -586,7 +363,7 @@ class Bench {
         w.firstError += std::string(d.substr(0, 400));
       }
     };
-    beast::error_code ec = co_await w.conn->stream(req, onStatus, onData);
+    boost::system::error_code ec = co_await w.conn->stream(std::move(req), onStatus, onData);
     if (ec && ec != net::error::operation_aborted && w.firstError.empty()) {
       w.firstError = "stream: " + ec.message();
     }
@@ -605,7 +382,7 @@ class Bench {
     WaitGroup wg(ioc_.get_executor());
     for (int i = 0; i < cfg_.watchers; ++i) {
       auto w = std::make_unique<Watcher>();
-      w->conn = std::make_unique<Connection>(ioc_.get_executor(), ep_);
+      w->conn = std::make_unique<HttpConnection>(ioc_.get_executor(), ep_);
       wg.add(1);
       spawn(ioc_.get_executor(), runWatcher(*w, target, prefix, wg));
       watchers.push_back(std::move(w));
@@ -683,10 +460,8 @@ class Bench {
 
   /// The collection's current resourceVersion (from a one-item list).
   Awaitable<std::string> resourceVersionNow() {
-    Connection conn(ioc_.get_executor(), ep_);
-    Request req = makeRequest(http::verb::get, collection_ + "?limit=1");
-    req.prepare_payload();
-    Reply r = co_await conn.send(req);
+    HttpConnection conn(ioc_.get_executor(), ep_);
+    HttpReply r = co_await conn.send({HttpMethod::kGet, collection_ + "?limit=1"});
     if (r.status != 200) {
       throw std::runtime_error("list for the watch's resourceVersion failed: " +
                                std::to_string(r.status) + " " + r.body + r.error);
@@ -713,8 +488,8 @@ class Bench {
   };
 
   struct MixedWorker {
-    MixedWorker(const net::any_io_executor& ex, const Endpoint& ep) : conn(ex, ep), wake(ex) {}
-    Connection conn;
+    MixedWorker(const net::any_io_executor& ex, const HttpEndpoint& ep) : conn(ex, ep), wake(ex) {}
+    HttpConnection conn;
     net::steady_timer wake;
     std::optional<Scheduled> job;
   };
@@ -743,7 +518,7 @@ class Bench {
         } else {
           st.idle.push_back(&w);
           w.wake.expires_at(Clock::time_point::max());
-          beast::error_code ec;
+          boost::system::error_code ec;
           co_await w.wake.async_wait(net::redirect_error(net::use_awaitable, ec));
           continue;
         }
@@ -754,7 +529,7 @@ class Bench {
       st.maxInFlight = std::max(st.maxInFlight, st.inFlight);
       const auto sentAt = Clock::now();
       std::string name;
-      Reply r = co_await send(w.conn, job.op, name);
+      HttpReply r = co_await send(w.conn, job.op, name);
       const auto doneAt = Clock::now();
       --st.inFlight;
       const double ms = msBetween(job.at, doneAt);
@@ -808,7 +583,7 @@ class Bench {
       job.op = coin(mix) < cfg_.createFraction || names_.empty() ? Op::kCreate : Op::kPatch;
       if (Clock::now() < job.at) {
         timer.expires_at(job.at);
-        beast::error_code ec;
+        boost::system::error_code ec;
         co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
       }
       st.maxDispatchLagMs = std::max(st.maxDispatchLagMs, msBetween(job.at, Clock::now()));
@@ -847,7 +622,7 @@ class Bench {
 
   net::io_context& ioc_;
   Config cfg_;
-  Endpoint ep_;
+  HttpEndpoint ep_;
   std::mt19937_64 rng_;
   std::string runId_;
   std::string collection_;
@@ -872,17 +647,6 @@ class Bench {
 };
 
 // ---- report ----
-
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-std::string pad(const std::string& s, std::size_t width, bool right) {
-  if (s.size() >= width) return s;
-  return right ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
-}
 
 void Bench::report(std::ostream& out) const {
   const double createTps = [&] {
@@ -1101,12 +865,14 @@ int main(int argc, char** argv) {
     }
 
     std::optional<net::ssl::context> ssl;
-    Endpoint ep;
+    HttpEndpoint ep;
     ep.address = net::ip::make_address(cfg.host);
     ep.host = cfg.host;
     ep.port = cfg.port;
     ep.authorization = "Bearer " + cfg.token;
+    ep.userAgent = "tessera-apiserver-bench";
     ep.timeout = std::chrono::milliseconds(static_cast<long long>(cfg.timeout * 1000));
+    ep.bodyLimit = 256u << 20;
     if (!cfg.caFile.empty()) {
       ssl.emplace(net::ssl::context::tls_client);
       ssl->load_verify_file(cfg.caFile);

@@ -26,28 +26,23 @@
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <chrono>
-#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <future>
@@ -55,13 +50,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/bench_support.h"
+#include "bench/http_connection.h"
 #include "common/kubeconfig.h"
 #include "federation/proto/agent.grpc.pb.h"
 #include "federation/protocol.h"
@@ -70,22 +66,11 @@ namespace tessera::bench {
 namespace {
 
 namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 namespace json = boost::json;
 namespace pb = ::tessera::federation::v1;
-using tcp = net::ip::tcp;
-using Clock = std::chrono::steady_clock;
-using Request = http::request<http::string_body>;
-template <typename T>
-using Awaitable = net::awaitable<T>;
 
 constexpr char kGroupVersion[] = "/apis/tessera.io/v1";
 constexpr char kWriteEnv[] = "BENCH_WRITE";  // the env var that numbers the Binding's writes
-
-double msBetween(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
 
 Clock::duration seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
@@ -115,72 +100,6 @@ struct Config {
 };
 
 // ---- what /proc says ----
-
-/// utime + stime of a process, in seconds (nullopt when it is gone).
-std::optional<double> processCpuSeconds(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!in || !std::getline(in, text)) return std::nullopt;
-  // The command may contain spaces: fields are counted after its closing parenthesis.
-  auto paren = text.rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  std::istringstream fields(text.substr(paren + 2));
-  std::string f;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14) utime = std::stoull(f);
-    if (i == 15) stime = std::stoull(f);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-int parentOf(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!in || !std::getline(in, text)) return 0;
-  auto paren = text.rfind(')');
-  if (paren == std::string::npos) return 0;
-  std::istringstream fields(text.substr(paren + 2));
-  std::string state;
-  int ppid = 0;
-  fields >> state >> ppid;
-  return ppid;
-}
-
-/// CPU seconds of a process and of its children (PostgreSQL: the postmaster and its backends),
-/// per pid: a window's figure is the sum of the differences (a backend that started within the
-/// window counts in full).
-std::map<int, double> processTreeCpu(int root) {
-  std::map<int, double> out;
-  if (root <= 0) return out;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    const int pid = std::stoi(name);
-    if (pid != root && parentOf(pid) != root) continue;
-    if (auto cpu = processCpuSeconds(pid)) out[pid] = *cpu;
-  }
-  return out;
-}
-
-double treeCpuBetween(const std::map<int, double>& before, const std::map<int, double>& after) {
-  double sum = 0;
-  for (const auto& [pid, cpu] : after) {
-    auto it = before.find(pid);
-    sum += cpu - (it == before.end() ? 0.0 : it->second);
-  }
-  return sum;
-}
-
-double selfCpuSeconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  auto sec = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return sec(u.ru_utime) + sec(u.ru_stime);
-}
 
 /// A "Key:   value kB" line of /proc/PID/status, in MiB (0 if absent).
 double statusMiB(int pid, const std::string& key) {
@@ -216,198 +135,11 @@ int establishedTo(std::uint16_t port) {
   return n;
 }
 
-/// The soft limit on open files raised to the hard limit: every agent holds a socket.
-rlim_t raiseOpenFileLimit() {
-  rlimit r{};
-  if (::getrlimit(RLIMIT_NOFILE, &r) != 0) return 0;
-  if (r.rlim_cur < r.rlim_max) {
-    r.rlim_cur = r.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &r);
-    ::getrlimit(RLIMIT_NOFILE, &r);
-  }
-  return r.rlim_cur;
-}
-
-// ---- statistics ----
-
-struct Summary {
-  std::size_t count = 0;
-  double p50 = 0, p95 = 0, p99 = 0, max = 0, mean = 0;
-};
-
-Summary summarize(std::vector<double> v) {
-  Summary s;
-  s.count = v.size();
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) {  // nearest rank
-    auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-    return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-  };
-  s.p50 = at(0.50);
-  s.p95 = at(0.95);
-  s.p99 = at(0.99);
-  s.max = v.back();
-  double sum = 0;
-  for (double x : v) sum += x;
-  s.mean = sum / static_cast<double>(v.size());
-  return s;
-}
-
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-std::string pad(const std::string& s, std::size_t width, bool right) {
-  if (s.size() >= width) return s;
-  return right ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
-}
-
-// ---- HTTP: one keep-alive connection (plain HTTP; the benchmark stays on loopback) ----
-
-struct Endpoint {
-  net::ip::address address;
-  std::uint16_t port = 0;
-  std::string authorization;  // "Bearer ..."
-  std::chrono::milliseconds timeout{30000};
-};
-
-struct Reply {
-  int status = 0;  // 0: no response; see error
-  std::string body;
-  std::string error;
-};
-
-class HttpConnection {
- public:
-  HttpConnection(net::any_io_executor ex, const Endpoint& ep) : ex_(std::move(ex)), ep_(ep) {}
-  HttpConnection(const HttpConnection&) = delete;
-  HttpConnection& operator=(const HttpConnection&) = delete;
-
-  Request request(http::verb method, const std::string& target, std::string body = {}) const {
-    Request req{method, target, 11};
-    req.set(http::field::host, ep_.address.to_string() + ":" + std::to_string(ep_.port));
-    req.set(http::field::user_agent, "tessera-federation-bench");
-    req.set(http::field::authorization, ep_.authorization);
-    req.set(http::field::accept, "application/json");
-    if (!body.empty()) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = std::move(body);
-    }
-    req.keep_alive(true);
-    req.prepare_payload();
-    return req;
-  }
-
-  /// One request and its response, (re)connecting when needed; a kept-alive connection the
-  /// server closed in between is retried once on a fresh one.
-  Awaitable<Reply> send(const Request& req) {
-    for (int attempt = 0;; ++attempt) {
-      bool fresh = false;
-      if (!stream_) {
-        beast::error_code ec = co_await connect();
-        if (ec) co_return Reply{0, {}, "connect: " + ec.message()};
-        fresh = true;
-      }
-      Reply r = co_await exchange(req);
-      if (r.status == 0 && !fresh && attempt == 0) {
-        stream_.reset();
-        continue;
-      }
-      co_return r;
-    }
-  }
-
-  /// A streamed (chunked) response: `onStatus` once the header is in, `onData` for every piece
-  /// of body. Returns when the stream ends, fails or is cancelled (cancel()).
-  Awaitable<beast::error_code> stream(const Request& req, std::function<void(int)> onStatus,
-                                      std::function<void(std::string_view)> onData) {
-    beast::error_code ec = co_await connect();
-    if (ec) co_return ec;
-    stream_->expires_after(ep_.timeout);
-    co_await http::async_write(*stream_, req, net::redirect_error(net::use_awaitable, ec));
-    if (ec) co_return ec;
-    // The parser keeps a reference to the callback: declared first, destroyed last.
-    std::function<std::size_t(std::uint64_t, std::string_view, beast::error_code&)> onChunk =
-        [&onData](std::uint64_t, std::string_view body, beast::error_code&) {
-          onData(body);
-          return body.size();
-        };
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(boost::none);
-    parser.on_chunk_body(onChunk);
-    co_await http::async_read_header(*stream_, buffer_, parser,
-                                     net::redirect_error(net::use_awaitable, ec));
-    if (ec) co_return ec;
-    onStatus(static_cast<int>(parser.get().result_int()));
-    stream_->expires_never();
-    while (!parser.is_done()) {
-      co_await http::async_read_some(*stream_, buffer_, parser,
-                                     net::redirect_error(net::use_awaitable, ec));
-      if (ec) co_return ec;
-    }
-    if (!parser.get().body().empty()) onData(parser.get().body());  // an error response
-    co_return ec;
-  }
-
-  /// Makes a pending stream() return. Same thread as the stream.
-  void cancel() {
-    if (stream_) stream_->cancel();
-  }
-
- private:
-  Awaitable<beast::error_code> connect() {
-    stream_.emplace(ex_);
-    buffer_.clear();
-    beast::error_code ec;
-    stream_->expires_after(ep_.timeout);
-    co_await stream_->async_connect(tcp::endpoint(ep_.address, ep_.port),
-                                    net::redirect_error(net::use_awaitable, ec));
-    if (!ec) stream_->socket().set_option(tcp::no_delay(true), ec);
-    if (ec) stream_.reset();
-    co_return ec;
-  }
-
-  Awaitable<Reply> exchange(const Request& req) {
-    Reply r;
-    beast::error_code ec;
-    stream_->expires_after(ep_.timeout);
-    co_await http::async_write(*stream_, req, net::redirect_error(net::use_awaitable, ec));
-    if (ec) {
-      stream_.reset();
-      r.error = "write: " + ec.message();
-      co_return r;
-    }
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64u << 20);
-    co_await http::async_read(*stream_, buffer_, parser,
-                              net::redirect_error(net::use_awaitable, ec));
-    if (ec) {
-      stream_.reset();
-      r.error = "read: " + ec.message();
-      co_return r;
-    }
-    stream_->expires_never();
-    auto& res = parser.get();
-    r.status = static_cast<int>(res.result_int());
-    r.body = std::move(res.body());
-    if (!res.keep_alive()) stream_.reset();
-    co_return r;
-  }
-
-  net::any_io_executor ex_;
-  const Endpoint& ep_;
-  std::optional<beast::tcp_stream> stream_;
-  beast::flat_buffer buffer_;
-};
-
 bool isString(const json::value& v, std::string_view s) {
   return v.is_string() && std::string_view(v.get_string()) == s;
 }
 
-std::string describe(const Reply& r) {
+std::string describe(const HttpReply& r) {
   return r.status ? std::to_string(r.status) + " " + r.body.substr(0, 300) : r.error;
 }
 
@@ -737,7 +469,7 @@ struct WriteResult {
 
 class Bench {
  public:
-  Bench(Config cfg, Endpoint api, std::string agentTarget)
+  Bench(Config cfg, HttpEndpoint api, std::string agentTarget)
       : cfg_(std::move(cfg)), api_(std::move(api)), agentTarget_(std::move(agentTarget)) {}
 
   /// Runs every phase; throws on a setup failure. Problems found on the way are counted
@@ -752,9 +484,9 @@ class Bench {
   T onIo(Awaitable<T> a) {
     return net::co_spawn(ioc_, std::move(a), net::use_future).get();
   }
-  Awaitable<Reply> call(http::verb method, std::string target, std::string body = {}) {
+  Awaitable<HttpReply> call(HttpMethod method, std::string target, std::string body = {}) {
     HttpConnection conn(ioc_.get_executor(), api_);
-    co_return co_await conn.send(conn.request(method, target, std::move(body)));
+    co_return co_await conn.send({method, std::move(target), std::move(body)});
   }
 
   std::string clusterName(int i) const {
@@ -791,7 +523,7 @@ class Bench {
   void stopAgents();
 
   Config cfg_;
-  Endpoint api_;
+  HttpEndpoint api_;
   std::string agentTarget_;
   std::uint16_t agentPort_ = 0;
   int width_ = 4;
@@ -875,12 +607,12 @@ Awaitable<std::vector<std::string>> Bench::createBootstrapTokens(int n) {
     HttpConnection conn(ioc_.get_executor(), api_);
     while (next < n && failure.empty()) {
       const int i = next++;
-      Reply r;
+      HttpReply r;
       // A generated name that is taken already (the server does not retry generateName, and
       // 1,000 names of 5 random characters meet now and then) is retried with a new one.
       for (int attempt = 0; attempt < 5; ++attempt) {
         r = co_await conn.send(
-            conn.request(http::verb::post, std::string(kGroupVersion) + "/bootstraptokens", body));
+            {HttpMethod::kPost, std::string(kGroupVersion) + "/bootstraptokens", body});
         if (r.status != 409 || r.body.find("AlreadyExists") == std::string::npos) break;
         ++nameCollisions_;
       }
@@ -974,9 +706,9 @@ void Bench::createApplication() {
                    {"spec",
                     {{"template", {{"command", json::array{"tessera-demo-app"}}}},
                      {"placement", {{"cells", {{"type", "RZone"}}}}}}}};
-  Reply r = onIo(call(http::verb::post,
-                      std::string(kGroupVersion) + "/namespaces/" + cfg_.ns + "/applications",
-                      json::serialize(app)));
+  HttpReply r = onIo(call(HttpMethod::kPost,
+                          std::string(kGroupVersion) + "/namespaces/" + cfg_.ns + "/applications",
+                          json::serialize(app)));
   if (r.status != 201 && r.status != 409) {
     throw std::runtime_error("creating the Application: " + describe(r));
   }
@@ -1015,7 +747,7 @@ Awaitable<double> Bench::writeBinding(std::int64_t write, Clock::time_point& sen
   HttpConnection& conn = *writer_;  // kept alive: a timed write does not include a connect
   const std::string item = bindingsPath() + "/" + cfg_.binding;
   if (bindingRv_.empty()) {  // the first write: create it, or take over one left by a run
-    Reply got = co_await conn.send(conn.request(http::verb::get, item));
+    HttpReply got = co_await conn.send({HttpMethod::kGet, item});
     if (got.status == 200) {
       bindingRv_ =
           json::value_to<std::string>(json::parse(got.body).at("metadata").at("resourceVersion"));
@@ -1024,10 +756,10 @@ Awaitable<double> Bench::writeBinding(std::int64_t write, Clock::time_point& sen
     }
   }
   const bool create = bindingRv_.empty();
-  Request req = create ? conn.request(http::verb::post, bindingsPath(), bindingBody(write))
-                       : conn.request(http::verb::put, item, bindingBody(write));
+  HttpRequest req = create ? HttpRequest{HttpMethod::kPost, bindingsPath(), bindingBody(write)}
+                           : HttpRequest{HttpMethod::kPut, item, bindingBody(write)};
   sent = Clock::now();
-  Reply r = co_await conn.send(req);
+  HttpReply r = co_await conn.send(std::move(req));
   const double ms = msBetween(sent, Clock::now());
   if (r.status != (create ? 201 : 200)) {
     throw std::runtime_error("writing the Binding: " + describe(r));
@@ -1054,9 +786,8 @@ void Bench::startWatcher() {
 Awaitable<void> Bench::watch() {
   const std::string target = bindingsPath() + "?watch=true&resourceVersion=" + bindingRv_ +
                              "&fieldSelector=metadata.name%3D" + cfg_.binding;
-  Request req = watchConn_->request(http::verb::get, target);
-  beast::error_code ec = co_await watchConn_->stream(
-      req,
+  boost::system::error_code ec = co_await watchConn_->stream(
+      {HttpMethod::kGet, target},
       [this](int status) {
         {
           std::lock_guard lock(progress_.mu);
@@ -1107,7 +838,7 @@ int Bench::readyClusters() {
     do {
       std::string target = std::string(kGroupVersion) + "/clusters?limit=500";
       if (!cont.empty()) target += "&continue=" + cont;
-      Reply r = co_await conn.send(conn.request(http::verb::get, target));
+      HttpReply r = co_await conn.send({HttpMethod::kGet, target});
       if (r.status != 200) throw std::runtime_error("listing clusters: " + describe(r));
       json::value list = json::parse(r.body);
       for (const auto& c : list.at("items").as_array()) {
@@ -1225,7 +956,7 @@ void Bench::runPhases() {
       static_cast<std::uint16_t>(std::stoi(agentTarget_.substr(agentTarget_.rfind(':') + 1)));
   startIo();
 
-  Reply access = onIo(call(http::verb::get, bindingsPath() + "?limit=1"));
+  HttpReply access = onIo(call(HttpMethod::kGet, bindingsPath() + "?limit=1"));
   if (access.status != 200) throw std::runtime_error("cannot list bindings: " + describe(access));
 
   std::cerr << "federation_bench: idle server CPU over " << cfg_.cpuWindow << " s\n";
@@ -1535,10 +1266,12 @@ int main(int argc, char** argv) {
     }
     const auto colon = cfg.server.rfind(':');
     if (colon == std::string::npos) throw std::runtime_error("--server wants host:port");
-    Endpoint api;
+    HttpEndpoint api;
     api.address = boost::asio::ip::make_address(cfg.server.substr(0, colon));
+    api.host = api.address.to_string();
     api.port = static_cast<std::uint16_t>(std::stoi(cfg.server.substr(colon + 1)));
     api.authorization = "Bearer " + cfg.token;
+    api.userAgent = "tessera-federation-bench";
     const auto agentColon = cfg.agentServer.rfind(':');
     const auto agentHost = boost::asio::ip::make_address(cfg.agentServer.substr(0, agentColon));
     if (!api.address.is_loopback() || agentColon == std::string::npos || !agentHost.is_loopback()) {

@@ -23,8 +23,6 @@
 // a change missed a stream, the watcher or the rollout.
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -36,22 +34,20 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <chrono>
-#include <cmath>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/bench_support.h"
 #include "common/kubeconfig.h"
 #include "mesh/proto/mesh.grpc.pb.h"
 
@@ -64,7 +60,6 @@ namespace http = beast::http;
 namespace json = boost::json;
 namespace pb = ::tessera::mesh::v1;
 using tcp = net::ip::tcp;
-using Clock = std::chrono::steady_clock;
 
 constexpr char kApi[] = "/apis/tessera.io/v1";
 constexpr char kShardMapType[] = "tessera.io/mesh/ShardMap";
@@ -85,104 +80,6 @@ struct Config {
   double gap = 0.3;  // seconds between one change being done and the next
   std::string jsonOut;
 };
-
-// ---- /proc ----
-
-std::optional<double> processCpuSeconds(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!in || !std::getline(in, text)) return std::nullopt;
-  auto paren = text.rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  std::istringstream fields(text.substr(paren + 2));
-  std::string f;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14) utime = std::stoull(f);
-    if (i == 15) stime = std::stoull(f);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-int parentOf(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!in || !std::getline(in, text)) return 0;
-  auto paren = text.rfind(')');
-  if (paren == std::string::npos) return 0;
-  std::istringstream fields(text.substr(paren + 2));
-  std::string state;
-  int ppid = 0;
-  fields >> state >> ppid;
-  return ppid;
-}
-
-/// CPU seconds of a process and its children (PostgreSQL: the postmaster and its backends).
-std::map<int, double> processTreeCpu(int root) {
-  std::map<int, double> out;
-  if (root <= 0) return out;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    const int pid = std::stoi(name);
-    if (pid != root && parentOf(pid) != root) continue;
-    if (auto cpu = processCpuSeconds(pid)) out[pid] = *cpu;
-  }
-  return out;
-}
-
-double treeCpuBetween(const std::map<int, double>& before, const std::map<int, double>& after) {
-  double sum = 0;
-  for (const auto& [pid, cpu] : after) {
-    auto it = before.find(pid);
-    sum += cpu - (it == before.end() ? 0.0 : it->second);
-  }
-  return sum;
-}
-
-double selfCpuSeconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  auto sec = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return sec(u.ru_utime) + sec(u.ru_stime);
-}
-
-void raiseOpenFileLimit() {
-  rlimit r{};
-  if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-    r.rlim_cur = r.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &r);
-  }
-}
-
-// ---- statistics ----
-
-struct Summary {
-  std::size_t count = 0;
-  double p50 = 0, p99 = 0, max = 0;
-};
-
-Summary summarize(std::vector<double> v) {
-  Summary s;
-  s.count = v.size();
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) {
-    auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-    return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-  };
-  s.p50 = at(0.50);
-  s.p99 = at(0.99);
-  s.max = v.back();
-  return s;
-}
-
-double ms(Clock::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
 
 // ---- HTTP (plain, loopback) ----
 
@@ -634,7 +531,7 @@ int run(const Config& cfg) {
     rv = std::string(updated.at("metadata").at("resourceVersion").as_string());
     version = updated.at("status").at("version").as_int64();
     if (version != next) throw std::runtime_error("unexpected ShardMap version after PUT");
-    putMs.push_back(ms(t1 - t0));
+    putMs.push_back(msBetween(t0, t1));
     std::unique_lock lock(progress.mu);
     const auto deadline = t0 + std::chrono::duration<double>(cfg.changeTimeout);
     progress.cv.wait_until(lock, deadline, [&] {
@@ -646,20 +543,20 @@ int run(const Config& cfg) {
         ++missed;
         continue;
       }
-      ackMs.push_back(ms(a - t0));
+      ackMs.push_back(msBetween(t0, a));
       last = std::max(last, a);
     }
-    if (progress.arrived == cfg.proxies) lastMs.push_back(ms(last - t0));
+    if (progress.arrived == cfg.proxies) lastMs.push_back(msBetween(t0, last));
     progress.cv.wait_until(lock, deadline, [&] {
       return progress.watchSeen.count(next) && progress.rolloutDone.count(next);
     });
     if (auto it = progress.watchSeen.find(next); it != progress.watchSeen.end()) {
-      watchMs.push_back(ms(it->second - t0));
+      watchMs.push_back(msBetween(t0, it->second));
     } else {
       ++missedWatch;
     }
     if (auto it = progress.rolloutDone.find(next); it != progress.rolloutDone.end()) {
-      rolloutMs.push_back(ms(it->second - t0));
+      rolloutMs.push_back(msBetween(t0, it->second));
     } else {
       ++missedRollout;
     }

@@ -52,52 +52,20 @@ while [ $# -gt 0 ]; do
 done
 [ "$connections" -ge 2 ] || die "--connections must be at least 2 (pgbench runs with -j 2)"
 
-BUILD_DIR="${TESSERA_BENCH_BUILD_DIR:-$TESSERA_ROOT/build}"
-bench_build "$build" apiserver_bench tessera-server
-SERVER_BIN="$BUILD_DIR/tessera-server"
-BENCH_BIN="$BUILD_DIR/bench/apiserver_bench"
-[ -x "$SERVER_BIN" ] || die "$SERVER_BIN not built"
-[ -x "$BENCH_BIN" ] || die "$BENCH_BIN not built"
+bench_binaries "$build" apiserver_bench
 
 bench_begin tessera-bench
 
 # ---- PostgreSQL: an ephemeral cluster, Unix socket only ----
-bench_start_postgres
-PSQL=("$PG_BIN/psql" -h "$WORK" -p 5432 -U postgres -v ON_ERROR_STOP=1 -qAt)
-"${PSQL[@]}" -d postgres -c "CREATE DATABASE pgbench" -c "CREATE DATABASE tessera" \
-  -c "CREATE DATABASE writefn"
-echo "fsync=$("${PSQL[@]}" -d postgres -c 'SHOW fsync') synchronous_commit=$("${PSQL[@]}" -d postgres -c 'SHOW synchronous_commit')" >&2
-
-# start_server DB [flags...]: tessera-server on database DB in the background, SERVER_PID and
-# PORT set once it serves (its migrations have run by then).
-start_server() {
-  local db="$1"
-  shift
-  rm -f "$WORK/server.port"
-  "$SERVER_BIN" --listen 127.0.0.1:0 --port-file "$WORK/server.port" --agent-listen 127.0.0.1:0 \
-    --db "host=$WORK port=5432 user=postgres dbname=$db" --log-level warn "$@" \
-    >>"$WORK/server.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 300); do
-    [ -f "$WORK/server.port" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || die "tessera-server exited"
-    sleep 0.1
-  done
-  [ -f "$WORK/server.port" ] || die "tessera-server did not start within 30 s"
-  PORT="$(cat "$WORK/server.port")"
-}
-stop_server() {
-  kill -TERM "$SERVER_PID"
-  wait "$SERVER_PID" || true
-  SERVER_PID=""
-}
+bench_start_postgres pgbench tessera writefn
+echo "fsync=$(bench_psql -d postgres -c 'SHOW fsync') synchronous_commit=$(bench_psql -d postgres -c 'SHOW synchronous_commit')" >&2
 
 # ---- pgbench baselines, first, with as many clients as the create phase ----
 # The schema of tessera.write(): a server started once on its own database, then stopped.
-start_server writefn
-stop_server
+bench_start_server writefn
+bench_stop_server
 BODY="$("$BENCH_BIN" --print-body)"
-"${PSQL[@]}" -d pgbench <<'SQL'
+bench_psql -d pgbench <<'SQL'
 CREATE TABLE tiny (id bigserial PRIMARY KEY, v int NOT NULL);
 CREATE TABLE objects (
   kind      text COLLATE "C" NOT NULL,
@@ -118,7 +86,7 @@ printf "INSERT INTO objects (kind, namespace, name, body) VALUES ('Application',
 # What the server runs per create (advisory lock, objects + revisions + audit rows), minus HTTP.
 printf "SELECT * FROM tessera.write('create', 'Application', 'bench', 'app-' || nextval('object_names'), 0, '%s'::jsonb, NULL, now(), 'admin', 'admin', 'create', 'applications', '', 201, 'pgbench', '127.0.0.1', 'pgbench');\n" \
   "${BODY//NAME/app}" > "$WORK/write.sql"
-"${PSQL[@]}" -d writefn -c "CREATE SEQUENCE object_names"
+bench_psql -d writefn -c "CREATE SEQUENCE object_names"
 
 pgbench_tps() {  # $1: script, $2: database
   local out
@@ -150,7 +118,7 @@ if [ "$tls" -eq 1 ]; then
 fi
 log "starting tessera-server"
 # shellcheck disable=SC2086 # TESSERA_BENCH_SERVER_ARGS is a list of flags
-start_server tessera --admin-kubeconfig "$WORK/kubeconfig" "${TLS_ARGS[@]}" \
+bench_start_server tessera --admin-kubeconfig "$WORK/kubeconfig" "${TLS_ARGS[@]}" \
   ${TESSERA_BENCH_SERVER_ARGS:-}
 
 log "apiserver_bench: $duration s per phase, $connections connections, $watchers watchers, $rate/s mixed"
@@ -184,7 +152,7 @@ fi
 
 # The baseline once more, server stopped as before: a large change means other work on the
 # machine interfered with the figures above.
-stop_server
+bench_stop_server
 log "pgbench: tiny single-row insert again, after the API run (noise check)"
 TPS_TINY_AFTER="$(pgbench_tps "$WORK/tiny.sql" pgbench)"
 CREATE_TPS="$(awk '$1 == "create" { print $6; exit }' "$WORK/bench.out")"
@@ -193,9 +161,5 @@ awk -v b="$TPS_TINY" -v a="$TPS_TINY_AFTER" -v c="$CREATE_TPS" 'BEGIN {
     b, a, (a - b) * 100 / b, c / b, (a > 0 ? c / a : 0) }'
 
 # Anything the server or PostgreSQL complained about during the run.
-server_complaints="$(grep -ciE '\[(warning|error|critical)\]' "$WORK/server.log" || true)"
-pg_complaints="$(grep -cE '(ERROR|FATAL|PANIC):' "$PGDATA/postgres.log" || true)"
-log "server log: $server_complaints warning/error lines; PostgreSQL log: $pg_complaints ERROR/FATAL lines"
-grep -iE '\[(warning|error|critical)\]' "$WORK/server.log" | head -5 >&2 || true
-grep -E '(ERROR|FATAL|PANIC):' "$PGDATA/postgres.log" | head -5 >&2 || true
+bench_log_complaints
 bench_machine_note "shared by tessera-server, PostgreSQL and the load generator"

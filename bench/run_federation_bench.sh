@@ -42,12 +42,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-BUILD_DIR="${TESSERA_BENCH_BUILD_DIR:-$TESSERA_ROOT/build}"
-bench_build "$build" federation_bench tessera-server
-SERVER_BIN="$BUILD_DIR/tessera-server"
-BENCH_BIN="$BUILD_DIR/bench/federation_bench"
-[ -x "$SERVER_BIN" ] || die "$SERVER_BIN not built"
-[ -x "$BENCH_BIN" ] || die "$BENCH_BIN not built"
+bench_binaries "$build" federation_bench
 
 # Every agent is a socket at both ends: the server (started below, inheriting this) and the
 # load generator need more than the usual 1,024 open files.
@@ -58,28 +53,13 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 bench_begin tessera-fedbench
 
 # ---- PostgreSQL: an ephemeral cluster, Unix socket only ----
-bench_start_postgres
-"$PG_BIN/psql" -h "$WORK" -p 5432 -U postgres -v ON_ERROR_STOP=1 -qAt -d postgres \
-  -c "CREATE DATABASE tessera"
+bench_start_postgres tessera
 
 # ---- tessera-server, heartbeats every second ----
 log "starting tessera-server (--heartbeat-interval 1s)"
 # shellcheck disable=SC2086 # TESSERA_BENCH_SERVER_ARGS is a list of flags
-"$SERVER_BIN" --listen 127.0.0.1:0 --port-file "$WORK/server.port" \
-  --agent-listen 127.0.0.1:0 --agent-port-file "$WORK/agent.port" --heartbeat-interval 1s \
-  --db "host=$WORK port=5432 user=postgres dbname=tessera" \
-  --admin-kubeconfig "$WORK/kubeconfig" --log-level warn ${TESSERA_BENCH_SERVER_ARGS:-} \
-  >>"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 300); do
-  [ -f "$WORK/server.port" ] && [ -f "$WORK/agent.port" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || die "tessera-server exited"
-  sleep 0.1
-done
-if [ ! -f "$WORK/server.port" ] || [ ! -f "$WORK/agent.port" ]; then
-  die "tessera-server did not start within 30 s"
-fi
-PORT="$(cat "$WORK/server.port")"
+bench_start_server tessera --agent-port-file "$WORK/agent.port" --heartbeat-interval 1s \
+  --admin-kubeconfig "$WORK/kubeconfig" ${TESSERA_BENCH_SERVER_ARGS:-}
 AGENT_PORT="$(cat "$WORK/agent.port")"
 
 log "federation_bench: $agents agents, $writes writes, ${cpu_window} s CPU windows"
@@ -93,10 +73,6 @@ set -e
 if [ -n "$results" ] && [ -f "$WORK/result.json" ]; then cp "$WORK/result.json" "$results"; fi
 
 # Anything the server or PostgreSQL complained about during the run.
-server_complaints="$(grep -ciE '\[(warning|error|critical)\]' "$WORK/server.log" || true)"
-pg_complaints="$(grep -cE '(ERROR|FATAL|PANIC):' "$PGDATA/postgres.log" || true)"
-log "server log: $server_complaints warning/error lines; PostgreSQL log: $pg_complaints ERROR/FATAL lines"
-grep -iE '\[(warning|error|critical)\]' "$WORK/server.log" | head -5 >&2 || true
-grep -E '(ERROR|FATAL|PANIC):' "$PGDATA/postgres.log" | head -5 >&2 || true
+bench_log_complaints
 bench_machine_note "shared by tessera-server, PostgreSQL and the load generator"
 [ "$bench_rc" -eq 0 ] || die "federation_bench failed (exit $bench_rc)"

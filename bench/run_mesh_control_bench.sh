@@ -42,51 +42,28 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-BUILD_DIR="${TESSERA_BENCH_BUILD_DIR:-$TESSERA_ROOT/build}"
-bench_build "$build" mesh_control_bench tessera-server
-SERVER_BIN="$BUILD_DIR/tessera-server"
-BENCH_BIN="$BUILD_DIR/bench/mesh_control_bench"
-[ -x "$SERVER_BIN" ] || die "$SERVER_BIN not built"
-[ -x "$BENCH_BIN" ] || die "$BENCH_BIN not built"
+bench_binaries "$build" mesh_control_bench
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 bench_begin tessera-meshbench
 
-bench_start_postgres
-"$PG_BIN/psql" -h "$WORK" -p 5432 -U postgres -v ON_ERROR_STOP=1 -qAt -d postgres \
-  -c "CREATE DATABASE tessera"
+bench_start_postgres tessera
 
 log "starting tessera-server (mesh on 127.0.0.1, any port)"
 # shellcheck disable=SC2086 # TESSERA_BENCH_SERVER_ARGS is a list of flags
-"$SERVER_BIN" --listen 127.0.0.1:0 --port-file "$WORK/server.port" \
-  --agent-listen 127.0.0.1:0 --mesh-listen 127.0.0.1:0 --mesh-port-file "$WORK/mesh.port" \
-  --db "host=$WORK port=5432 user=postgres dbname=tessera" \
-  --admin-kubeconfig "$WORK/kubeconfig" --log-level warn ${TESSERA_BENCH_SERVER_ARGS:-} \
-  >>"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 300); do
-  [ -f "$WORK/server.port" ] && [ -f "$WORK/mesh.port" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || die "tessera-server exited"
-  sleep 0.1
-done
-if [ ! -f "$WORK/server.port" ] || [ ! -f "$WORK/mesh.port" ]; then
-  die "tessera-server did not start within 30 s"
-fi
+bench_start_server tessera --mesh-listen 127.0.0.1:0 --mesh-port-file "$WORK/mesh.port" \
+  --admin-kubeconfig "$WORK/kubeconfig" ${TESSERA_BENCH_SERVER_ARGS:-}
 
 log "mesh_control_bench: $proxies streams on $channels channels, $changes changes"
 set +e
 timeout $((changes * 40 + proxies / 2 + 300)) "$BENCH_BIN" \
-  --server "127.0.0.1:$(cat "$WORK/server.port")" --mesh-server "127.0.0.1:$(cat "$WORK/mesh.port")" \
+  --server "127.0.0.1:$PORT" --mesh-server "127.0.0.1:$(cat "$WORK/mesh.port")" \
   --kubeconfig "$WORK/kubeconfig" --server-pid "$SERVER_PID" --postgres-pid "$PG_PID" \
   --proxies "$proxies" --channels "$channels" --changes "$changes" --json "$WORK/result.json"
 bench_rc=$?
 set -e
 if [ -n "$results" ] && [ -f "$WORK/result.json" ]; then cp "$WORK/result.json" "$results"; fi
 
-server_complaints="$(grep -ciE '\[(warning|error|critical)\]' "$WORK/server.log" || true)"
-pg_complaints="$(grep -cE '(ERROR|FATAL|PANIC):' "$PGDATA/postgres.log" || true)"
-log "server log: $server_complaints warning/error lines; PostgreSQL log: $pg_complaints ERROR/FATAL lines"
-grep -iE '\[(warning|error|critical)\]' "$WORK/server.log" | head -5 >&2 || true
-grep -E '(ERROR|FATAL|PANIC):' "$PGDATA/postgres.log" | head -5 >&2 || true
+bench_log_complaints
 bench_machine_note "shared by tessera-server, PostgreSQL and the load generator"
 [ "$bench_rc" -eq 0 ] || die "mesh_control_bench failed (exit $bench_rc)"
