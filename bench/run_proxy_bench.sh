@@ -15,11 +15,15 @@
 #   5. starts tessera-proxy on a generated config of 1,000 routes and 10,000 endpoints and reads
 #      its VmRSS once /ready answers 200 (goal ≤ 30 MiB),
 #   6. stops everything it started and removes its files (also on error or Ctrl-C).
-# Bounded: 6 wrk runs of D + 1 s: about 70 s with the default, 20 s with --quick.
+# Bounded: 2 × (1 + 2 N) wrk runs of D + 1 s: about 70 s with the default (N = 1), 20 s with
+# --quick.
 #
 #   bench/run_proxy_bench.sh              10 s per run
+#   bench/run_proxy_bench.sh --rounds 5   nginx and tessera-proxy alternately, 5 times each per
+#                                         connection count: ratios per round and their median
+#                                         (a VM's speed drifts between runs; this cancels most)
 #   bench/run_proxy_bench.sh --quick      2 s per run (smoke run)
-#   options: --duration S --no-build --no-pin --results FILE.json
+#   options: --duration S --rounds N --no-build --no-pin --results FILE.json
 #   env: TESSERA_BENCH_BUILD_DIR (build dir to use, default build/), TESSERA_JOBS,
 #        NGINX (the nginx binary, default: nginx on PATH or /usr/sbin/nginx)
 # Exit status: non-zero when something did not start or a wrk run saw errors (socket errors or
@@ -29,6 +33,7 @@ source "$(dirname "$0")/../deploy/lib.sh"
 source "$(dirname "$0")/lib.sh"
 
 duration=10
+rounds=1
 build=1
 pin=1
 results=""
@@ -36,15 +41,17 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) duration=2 ;;
     --duration) duration="$2"; shift ;;
+    --rounds) rounds="$2"; shift ;;
     --no-build) build=0 ;;
     --no-pin) pin=0 ;;
     --results) results="$2"; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
 done
 [[ "$duration" =~ ^[1-9][0-9]*$ ]] || die "--duration must be a whole number of seconds"
+[[ "$rounds" =~ ^[1-9][0-9]?$ ]] || die "--rounds must be a whole number from 1 to 99"
 
 BUILD_DIR="${TESSERA_BENCH_BUILD_DIR:-$TESSERA_ROOT/build}"
 bench_build "$build" tessera-proxy
@@ -287,10 +294,12 @@ measure() {
 }
 
 for conns in 10 50; do
-  log "wrk -c$conns, ${duration} s each (+1 s warm-up): direct, nginx, tessera-proxy"
+  log "wrk -c$conns, ${duration} s each (+1 s warm-up): direct, then nginx and tessera-proxy ($rounds round(s))"
   measure direct "$BACKEND_PORT" "$conns" "${BACKEND_PIDS[@]}"
-  measure nginx "$NGINX_PORT" "$conns" "${NGINX_PROXY_PIDS[@]}"
-  measure tessera-proxy "$TESSERA_PORT" "$conns" "$TESSERA_PID"
+  for ((round = 1; round <= rounds; round++)); do
+    measure nginx "$NGINX_PORT" "$conns" "${NGINX_PROXY_PIDS[@]}"
+    measure tessera-proxy "$TESSERA_PORT" "$conns" "$TESSERA_PID"
+  done
 done
 kill -TERM "$TESSERA_PID" 2>/dev/null || true
 wait "$TESSERA_PID" 2>/dev/null || true
@@ -346,28 +355,53 @@ done
 echo "(cpu s: the measured process over the run: the backend for direct, else the proxy)"
 echo
 
-# field TARGET CONNS N: the N-th field of that row of ROWS (0 if there is none).
-field() {
-  printf '%s\n' "${ROWS[@]}" | awk -v t="$1" -v c="$2" -v n="$3" '
-    $1 == t && $2 == c { print $n; found = 1; exit }
-    END { if (!found) print 0 }'
+# compare CONNS: per round (the k-th nginx row against the k-th tessera-proxy row of that
+# connection count), the rps-per-core ratio and whether p99 stayed at or below nginx's; the
+# median of the ratios is the figure. Prints one line, then "RATIO P99RATIO" on the last line.
+compare() {
+  printf '%s\n' "${ROWS[@]}" | awk -v c="$1" -v rounds="$rounds" '
+    function median(a, n,    i, j, t) {
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+        t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    $2 != c { next }
+    $1 == "direct" { dr = $4 }
+    $1 == "nginx" { nn++; ncore[nn] = $8; np99[nn] = $6; nrps[nn] = $4 }
+    $1 == "tessera-proxy" { tn++; tcore[tn] = $8; tp99[tn] = $6; trps[tn] = $4 }
+    END {
+      n = (nn < tn ? nn : tn); list = ""; p99met = 0
+      for (k = 1; k <= n; k++) {
+        r[k] = (ncore[k] > 0 ? tcore[k] / ncore[k] : 0)
+        q[k] = (np99[k] > 0 ? tp99[k] / np99[k] : 0)
+        if (tp99[k] <= np99[k]) p99met++
+        list = list sprintf(" %.2f", r[k])
+        tr[k] = trps[k]; nr[k] = nrps[k]; tp[k] = tp99[k]; np[k] = np99[k]
+      }
+      core = median(r, n); p99r = median(q, n)
+      printf "%d connections: tessera-proxy/nginx rps per core %.2f", c, core
+      if (rounds > 1) printf " (median of %d alternating rounds:%s)", n, list
+      printf " (goal >= 1.20: %s); ", (core >= 1.2 ? "met" : "NOT met")
+      if (rounds > 1) {
+        printf "p99 at or below nginx in %d of %d rounds, median p99 ratio %.2f (goal <= 1: %s); ",
+          p99met, n, p99r, (p99r <= 1 ? "met" : "NOT met")
+      } else {
+        printf "p99 %.3f ms vs nginx %.3f ms (goal <= nginx: %s); ", tp[1], np[1],
+          (tp[1] <= np[1] ? "met" : "NOT met")
+      }
+      printf "rps %.0f vs nginx %.0f vs direct %.0f%s\n", median(tr, n), median(nr, n), dr,
+        (rounds > 1 ? " (medians)" : "")
+      printf "%.3f %.3f\n", core, p99r
+    }'
 }
 ratio_json=""
 for conns in 10 50; do
-  tc="$(field tessera-proxy "$conns" 8)"; nc="$(field nginx "$conns" 8)"
-  tp="$(field tessera-proxy "$conns" 6)"; np="$(field nginx "$conns" 6)"
-  awk -v tc="$tc" -v nc="$nc" -v tp="$tp" -v np="$np" -v conns="$conns" \
-    -v tr="$(field tessera-proxy "$conns" 4)" -v nr="$(field nginx "$conns" 4)" \
-    -v dr="$(field direct "$conns" 4)" 'BEGIN {
-    core = (nc > 0 ? tc / nc : 0)
-    printf "%d connections: tessera-proxy/nginx rps per core %.2f (goal >= 1.20: %s); ", conns,
-      core, (core >= 1.2 ? "met" : "NOT met")
-    printf "p99 %.3f ms vs nginx %.3f ms (goal <= nginx: %s); ", tp, np,
-      (tp <= np ? "met" : "NOT met")
-    printf "rps %.0f vs nginx %.0f vs direct %.0f\n", tr, nr, dr }'
-  ratio_json+="$(awk -v tc="$tc" -v nc="$nc" -v tp="$tp" -v np="$np" -v conns="$conns" 'BEGIN {
-    printf "%s\"c%d\": {\"rps_per_core_ratio\": %.3f, \"p99_ratio\": %.3f}", (conns > 10 ? ", " : ""),
-      conns, (nc > 0 ? tc / nc : 0), (np > 0 ? tp / np : 0) }')"
+  out="$(compare "$conns")"
+  echo "$out" | sed '$d'
+  read -r core p99r <<<"$(echo "$out" | tail -1)"
+  sep=""
+  if [ -n "$ratio_json" ]; then sep=", "; fi
+  ratio_json+="$sep\"c$conns\": {\"rps_per_core_ratio\": $core, \"p99_ratio\": $p99r}"
 done
 awk -v rss="$RSS_KIB" -v hwm="$HWM_KIB" 'BEGIN {
   printf "RSS with 1,000 routes and 10,000 endpoints: %.1f MiB (peak %.1f MiB); goal <= 30 MiB: %s\n",
@@ -376,7 +410,7 @@ awk -v rss="$RSS_KIB" -v hwm="$HWM_KIB" 'BEGIN {
 runs_json="$(for row in "${ROWS[@]}"; do echo "$row"; done | awk '{
   printf "%s{\"target\": \"%s\", \"connections\": %d, \"requests\": %d, \"rps\": %s, \"p50_ms\": %s, \"p99_ms\": %s, \"cpu_s\": %s, \"rps_per_core\": %s, \"errors\": %d}",
     (NR > 1 ? ", " : ""), $1, $2, $3, $4, $5, $6, $7, $8, $9 }')"
-json="{\"backend\": \"nginx $NGINX_VERSION return 200\", \"nginx_version\": \"$NGINX_VERSION\", \"duration_s\": $duration, \"pinned\": $pin, \"cpus\": $ncpu, \"runs\": [$runs_json], \"ratios\": {$ratio_json}, \"rss_kib\": $RSS_KIB, \"rss_peak_kib\": $HWM_KIB}"
+json="{\"backend\": \"nginx $NGINX_VERSION return 200\", \"nginx_version\": \"$NGINX_VERSION\", \"duration_s\": $duration, \"rounds\": $rounds, \"pinned\": $pin, \"cpus\": $ncpu, \"runs\": [$runs_json], \"ratios\": {$ratio_json}, \"rss_kib\": $RSS_KIB, \"rss_peak_kib\": $HWM_KIB}"
 echo "$json"
 if [ -n "$results" ]; then echo "$json" >"$results"; fi
 
