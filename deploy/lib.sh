@@ -4,7 +4,7 @@
 TESSERA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 
-# Debian packages the build, the local federation and the tests need (see docs/development.md).
+# Debian packages the build and the local federation need (see docs/development.md).
 TESSERA_PACKAGES=(
   build-essential cmake pkg-config ccache git openssl curl ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
@@ -13,9 +13,12 @@ TESSERA_PACKAGES=(
   libssl-dev libspdlog-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
-  wrk nginx
-  nodejs chromium
+  nodejs
 )
+# What only the tests and benchmarks need on top: the proxy benchmark's baseline and load
+# generator, and the browser the console's end-to-end test drives (deploy/test.sh installs them).
+# shellcheck disable=SC2034 # used by test.sh
+TESSERA_TEST_PACKAGES=(wrk nginx chromium)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

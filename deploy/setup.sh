@@ -15,8 +15,9 @@ for arg in "$@"; do
 done
 
 # Node.js from Debian when there is none (a Node.js from elsewhere brings its own npm).
-install_packages $(command -v npm >/dev/null 2>&1 || echo npm)
+if command -v npm >/dev/null 2>&1; then install_packages; else install_packages npm; fi
 if [ "$build" -eq 1 ]; then
+  # shellcheck disable=SC2119 # build_tessera takes no arguments
   build_tessera
   "$TESSERA_ROOT/deploy/build-console.sh"  # the web console (web/dist), after the C++ build
 fi

@@ -12,6 +12,7 @@ source "$(dirname "$0")/lib.sh"
 sanitize="${TESSERA_SANITIZE:-}"
 if [ -z "$sanitize" ] && [ "${CI:-}" = "true" ]; then sanitize=1; fi
 
+install_packages "${TESSERA_TEST_PACKAGES[@]}"
 "$TESSERA_ROOT/deploy/setup.sh"
 command -v kubectl >/dev/null 2>&1 || log "warning: kubectl not found; the kubectl end-to-end test will fail"
 log "running tests"
