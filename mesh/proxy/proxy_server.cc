@@ -261,7 +261,6 @@ std::shared_ptr<const Snapshot> ProxyServer::current() const {
 }
 
 std::string ProxyServer::renderStats() const {
-  std::string out = stats_.render();
   std::shared_ptr<const Snapshot> snap;
   uint64_t applies = 0;
   uint64_t rejections = 0;
@@ -271,6 +270,10 @@ std::string ProxyServer::renderStats() const {
     applies = applies_;
     rejections = rejections_;
   }
+  // Only what the config being served uses: a removed route or revision leaves /stats.
+  std::unordered_set<const void*> live;
+  if (snap) snap->collectStats(live);
+  std::string out = stats_.render(snap ? &live : nullptr);
   if (healthChecker_) {
     const HealthCheckerStats& hc = healthChecker_->stats();
     out += "# HELP tessera_proxy_health_checks_total Active health checks by result.\n";

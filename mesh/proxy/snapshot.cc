@@ -172,6 +172,27 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::compile(std::shared_ptr<const 
   return std::shared_ptr<const Snapshot>(std::move(snap));
 }
 
+void Snapshot::collectStats(std::unordered_set<const void*>& out) const {
+  auto addTarget = [&out](const CompiledTarget& t) {
+    for (const auto& wt : t.targets) out.insert(wt.stats);
+  };
+  for (const auto& c : clusters_) out.insert(c->stats);
+  for (const auto& table : tables_) {
+    out.insert(table->noRouteStats);
+    for (const auto& route : table->routes) {
+      out.insert(route.stats);
+      addTarget(route.forward);
+      for (const auto& [cell, t] : route.unitized.cells) addTarget(t);
+      for (const auto& [dc, t] : route.unitized.gateways) addTarget(t);
+    }
+  }
+  for (const auto& l : listeners_) {
+    out.insert(l->stats);
+    out.insert(l->tcpStats);
+  }
+  out.erase(nullptr);
+}
+
 const CompiledListener* Snapshot::findListener(std::string_view key) const {
   for (const auto& l : listeners_) {
     if (l->socketKey == key) return l.get();

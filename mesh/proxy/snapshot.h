@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "common/status.h"
@@ -91,6 +92,8 @@ class Snapshot {
   const std::vector<std::unique_ptr<CompiledListener>>& listeners() const { return listeners_; }
   const CompiledListener* findListener(std::string_view socketKey) const;
   const std::vector<std::unique_ptr<CompiledCluster>>& clusters() const { return clusters_; }
+  /// Adds every stats block this snapshot counts into (StatsRegistry::render's `live`).
+  void collectStats(std::unordered_set<const void*>& out) const;
 
  private:
   std::shared_ptr<const Config> config_;

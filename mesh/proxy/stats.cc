@@ -172,7 +172,8 @@ ListenerStats* StatsRegistry::listener(const std::string& name) {
   });
 }
 
-std::string StatsRegistry::render() const {
+std::string StatsRegistry::render(const std::unordered_set<const void*>* live) const {
+  auto shown = [live](const void* block) { return live == nullptr || live->contains(block); };
   std::lock_guard lock(mu_);
   std::string out;
   out.reserve(4096 + 2048 * (routes_.size() + upstreams_.size()));
@@ -180,6 +181,7 @@ std::string StatsRegistry::render() const {
   appendHeader(out, "tessera_proxy_requests_total", "counter",
                "Downstream responses per route, by status class.");
   for (const auto& [key, b] : routes_) {
+    if (!shown(b.get())) continue;
     for (size_t c = 1; c < 6; ++c) {
       auto labels = b->labels();
       labels["code_class"] = kClassNames[c];
@@ -191,6 +193,7 @@ std::string StatsRegistry::render() const {
   appendHeader(out, "tessera_proxy_request_duration_seconds", "histogram",
                "Downstream request latency per route (first byte received to last byte sent).");
   for (const auto& [key, b] : routes_) {
+    if (!shown(b.get())) continue;
     appendHistogram(out, "tessera_proxy_request_duration_seconds", *b,
                     [](const RouteWorkerStats& s) -> const LatencyHistogram& { return s.latency; });
   }
@@ -216,6 +219,7 @@ std::string StatsRegistry::render() const {
   for (const auto& rc : routeCounters) {
     appendHeader(out, rc.name, "counter", rc.help);
     for (const auto& [key, b] : routes_) {
+      if (!shown(b.get())) continue;
       appendCounter(out, rc.name, *b,
                     [&](const RouteWorkerStats& s) { return (s.*rc.field).get(); });
     }
@@ -225,6 +229,7 @@ std::string StatsRegistry::render() const {
                "Tries sent upstream per cluster and revision, by response class "
                "(code_class=\"none\": no response).");
   for (const auto& [key, b] : upstreams_) {
+    if (!shown(b.get())) continue;
     for (size_t c = 0; c < 6; ++c) {
       if (c == 1) continue;
       auto labels = b->labels();
@@ -237,6 +242,7 @@ std::string StatsRegistry::render() const {
   appendHeader(out, "tessera_proxy_upstream_request_duration_seconds", "histogram",
                "Upstream try latency per cluster and revision (until the response head).");
   for (const auto& [key, b] : upstreams_) {
+    if (!shown(b.get())) continue;
     appendHistogram(
         out, "tessera_proxy_upstream_request_duration_seconds", *b,
         [](const UpstreamWorkerStats& s) -> const LatencyHistogram& { return s.latency; });
@@ -266,12 +272,14 @@ std::string StatsRegistry::render() const {
   for (const auto& cc : clusterCounters) {
     appendHeader(out, cc.name, "counter", cc.help);
     for (const auto& [key, b] : clusters_) {
+      if (!shown(b.get())) continue;
       appendCounter(out, cc.name, *b,
                     [&](const ClusterWorkerStats& s) { return (s.*cc.field).get(); });
     }
   }
   appendHeader(out, "tessera_proxy_upstream_cx_active", "gauge", "Open upstream connections.");
   for (const auto& [key, b] : clusters_) {
+    if (!shown(b.get())) continue;
     int64_t total = 0;
     for (size_t w = 0; w < b->workers(); ++w) total += b->at(w).cxActive.get();
     appendSample(out, "tessera_proxy_upstream_cx_active", b->labels(), static_cast<double>(total));
@@ -280,23 +288,27 @@ std::string StatsRegistry::render() const {
   appendHeader(out, "tessera_proxy_downstream_cx_total", "counter",
                "Downstream connections accepted.");
   for (const auto& [key, b] : listeners_) {
+    if (!shown(b.get())) continue;
     appendCounter(out, "tessera_proxy_downstream_cx_total", *b,
                   [](const ListenerWorkerStats& s) { return s.cxTotal.get(); });
   }
   appendHeader(out, "tessera_proxy_downstream_cx_overflow_total", "counter",
                "Downstream connections closed at once because maxConnections was reached.");
   for (const auto& [key, b] : listeners_) {
+    if (!shown(b.get())) continue;
     appendCounter(out, "tessera_proxy_downstream_cx_overflow_total", *b,
                   [](const ListenerWorkerStats& s) { return s.cxOverflow.get(); });
   }
   appendHeader(out, "tessera_proxy_downstream_requests_total", "counter",
                "Downstream requests received per listener.");
   for (const auto& [key, b] : listeners_) {
+    if (!shown(b.get())) continue;
     appendCounter(out, "tessera_proxy_downstream_requests_total", *b,
                   [](const ListenerWorkerStats& s) { return s.requests.get(); });
   }
   appendHeader(out, "tessera_proxy_downstream_cx_active", "gauge", "Open downstream connections.");
   for (const auto& [key, b] : listeners_) {
+    if (!shown(b.get())) continue;
     int64_t total = 0;
     for (size_t w = 0; w < b->workers(); ++w) total += b->at(w).cxActive.get();
     appendSample(out, "tessera_proxy_downstream_cx_active", b->labels(),
@@ -326,7 +338,9 @@ std::string StatsRegistry::render() const {
   };
   for (const auto& tc : tcpCounters) {
     appendHeader(out, tc.name, tc.type, tc.help);
-    for (const auto& [name, t] : tcp_) appendSample(out, tc.name, {{"listener", name}}, tc.get(*t));
+    for (const auto& [name, t] : tcp_) {
+      if (shown(t.get())) appendSample(out, tc.name, {{"listener", name}}, tc.get(*t));
+    }
   }
   return out;
 }

@@ -3,8 +3,9 @@
 // Every block (route, upstream cluster×revision, cluster, listener) holds one cache-line
 // aligned slot per worker. A worker only ever writes its own slot (plain load + store, no
 // read-modify-write), the admin thread reads every slot with relaxed loads. Blocks are created
-// by config compilation (not on the data path) and live as long as the registry, so counters
-// survive config changes and stay monotonic.
+// by config compilation (not on the data path) and live as long as the registry (connection
+// pools and in-flight requests hold raw pointers to them), so counters survive config changes
+// and stay monotonic; /stats shows only the blocks the current config uses.
 #pragma once
 
 #include <array>
@@ -15,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_set>
 #include <utility>
 
 namespace tessera::mesh::proxy {
@@ -135,8 +137,10 @@ class StatsRegistry {
   /// TCP listeners' counters (shared by the workers: relaxed atomics, see tcp_proxy.h).
   TcpProxyStats* tcp(const std::string& listener);
 
-  /// Prometheus text of every block (per-worker slots summed).
-  std::string render() const;
+  /// Prometheus text (per-worker slots summed) of the blocks in `live` — those the config
+  /// being served uses (Snapshot::collectStats) — or of every block when `live` is null. A
+  /// block left out keeps its counts: if its route or cluster comes back, they resume.
+  std::string render(const std::unordered_set<const void*>* live = nullptr) const;
 
  private:
   size_t workers_;

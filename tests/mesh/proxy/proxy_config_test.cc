@@ -54,6 +54,40 @@ TEST(ProxyConfig, StartWithBadFileExitsWithReason) {
   EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
 }
 
+// /stats shows what the config being served uses: a route that goes away leaves it, and its
+// counts resume (monotonic) when it comes back.
+TEST(ProxyConfig, StatsFollowTheConfigAndResumeWhenARouteReturns) {
+  TestBackend a("a"), b("b");
+  const uint16_t port = freePort();
+  const std::string v1 = configFor(port, "v1", a.port(), b.port(), 100);
+  auto proxy = ProxyProcess::start(v1);
+  ASSERT_TRUE(proxy);
+  StrictClient c("127.0.0.1", port);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(c.get("/").body, "a");
+  const std::map<std::string, std::string> split = {
+      {"route_table", "main"}, {"route", "split"}, {"code_class", "2xx"}};
+  const std::map<std::string, std::string> renamed = {
+      {"route_table", "main"}, {"route", "renamed"}, {"code_class", "2xx"}};
+  ASSERT_TRUE(waitFor([&] { return proxy->stat("tessera_proxy_requests_total", split) == 5.0; }));
+
+  std::string v2 = configFor(port, "v2", a.port(), b.port(), 100);
+  v2.replace(v2.find("name: split"), 11, "name: renamed");
+  proxy->reload(v2);
+  ASSERT_TRUE(waitFor([&] {
+    return proxy->stat("tessera_proxy_config_info", {{"version", "v2"}}) == 1.0;
+  })) << proxy->logTail();
+  ASSERT_EQ(c.get("/").body, "a");
+  EXPECT_TRUE(waitFor([&] { return proxy->stat("tessera_proxy_requests_total", renamed) == 1.0; }));
+  EXPECT_EQ(proxy->stat("tessera_proxy_requests_total", split), std::nullopt);
+
+  proxy->reload(configFor(port, "v3", a.port(), b.port(), 100));
+  ASSERT_TRUE(waitFor([&] {
+    return proxy->stat("tessera_proxy_config_info", {{"version", "v3"}}) == 1.0;
+  }));
+  EXPECT_EQ(proxy->stat("tessera_proxy_requests_total", split), 5.0);
+  EXPECT_EQ(proxy->stat("tessera_proxy_requests_total", renamed), std::nullopt);
+}
+
 TEST(ProxyConfig, BadReloadIsRefusedAndLastGoodKeepsServing) {
   TestBackend a("a"), b("b");
   const uint16_t port = freePort();
