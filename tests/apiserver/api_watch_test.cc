@@ -246,8 +246,8 @@ TEST(ApiWatchTlsTest, StreamsEndingEitherWayLeaveTheServerServing) {
       }
       EXPECT_TRUE(w->endedCleanly());
     }
-    // Keep the timed-out connections open a moment longer than the server's side of them, then
-    // check the server still answers (and still runs).
+    // The timed-out streams' connections are still open on our side here: the server has
+    // ended and freed its side of them. It must still answer (and still run).
     ASSERT_EQ(c.mergePatch(clusters() + "/tls-1", R"({"metadata":{"labels":{"round":")" +
                                                       std::to_string(round) + R"("}}})")
                   .status,
