@@ -13,6 +13,7 @@
 #include "mesh/proto/mesh.grpc.pb.h"
 #include "mesh/xds/config_client.h"
 #include "tests/apiserver/api_test_util.h"
+#include "tests/mesh/control/rollout_wait.h"
 #include "tests/support/server_instance.h"
 #include "tests/support/wait.h"
 
@@ -338,14 +339,7 @@ TEST_F(MeshControlTest, AShardMapChangeReachesEveryProxyAndItsRolloutIsDone) {
     EXPECT_EQ(p->config()->findShardMap("default")->owner[35], "rz-b");
   }
   json::value sm;
-  ASSERT_TRUE(waitFor(
-      [&] {
-        sm = server_->client().get(std::string(kApi) + "/shardmaps/default").json();
-        return str(sm, {"status", "rollout", "version"}) == std::to_string(version) &&
-               str(sm, {"status", "rollout", "done"}) == "true";
-      },
-      seconds(20)))
-      << json::serialize(sm);
+  ASSERT_TRUE(waitForRollout(server_->client(), version, sm)) << json::serialize(sm);
   EXPECT_EQ(str(sm, {"status", "rollout", "proxiesAcked"}), "3");
   EXPECT_EQ(str(sm, {"status", "rollout", "proxiesTotal"}), "3");
   const auto& dcs = sm.at("status").at("rollout").at("datacenters").as_array();

@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 
 #include "tests/federation/federation_fixture.h"
+#include "tests/mesh/control/rollout_wait.h"
 
 #ifndef TESSERA_PROXY_BIN
 #error "TESSERA_PROXY_BIN must be defined by the build"
@@ -186,14 +187,7 @@ TEST_F(MeshE2eTest, AUserLandsInItsCellThroughAnyGatewayAndFollowsAShardMapChang
   // Move buckets 40-49 to rz-a; once the rollout is done, user 45 lands in rz-a at once.
   const std::int64_t version = putShardMap(50);
   json::value sm;
-  ASSERT_TRUE(waitFor(
-      [&] {
-        sm = server_->client().get(std::string(kApi) + "/shardmaps/default").json();
-        return str(sm, {"status", "rollout", "version"}) == std::to_string(version) &&
-               str(sm, {"status", "rollout", "done"}) == "true";
-      },
-      seconds(20)))
-      << json::serialize(sm);
+  ASSERT_TRUE(waitForRollout(server_->client(), version, sm)) << json::serialize(sm);
   EXPECT_EQ(str(sm, {"status", "rollout", "proxiesTotal"}), "3");
   for (std::uint16_t port : ports) {
     std::string cell;
