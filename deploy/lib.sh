@@ -55,16 +55,31 @@ install_packages() {
   [ "$rc" -eq 0 ] || die "installing packages failed (apt-get exit $rc)"
 }
 
-# Configures (once) and builds into build/. TESSERA_WERROR=ON turns warnings into errors.
-build_tessera() {
+# Configures (once) and builds one build tree: build_tree DIR [cmake arguments...].
+# TESSERA_WERROR=ON (implied by CI=true) turns warnings into errors.
+build_tree() {
+  local dir="$1"
+  shift
   local werror="${TESSERA_WERROR:-OFF}"
   if [ "${CI:-}" = "true" ]; then werror=ON; fi
   local jobs="${TESSERA_JOBS:-2}"
-  log "configuring (warnings as errors: $werror)"
-  cmake -S "$TESSERA_ROOT" -B "$TESSERA_ROOT/build" -DCMAKE_BUILD_TYPE="${TESSERA_BUILD_TYPE:-RelWithDebInfo}" \
+  log "configuring ${dir#"$TESSERA_ROOT"/}/ (warnings as errors: $werror)"
+  cmake -S "$TESSERA_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE="${TESSERA_BUILD_TYPE:-RelWithDebInfo}" \
     -DTESSERA_WERROR="$werror" "$@" >/dev/null
-  log "building with -j$jobs"
-  cmake --build "$TESSERA_ROOT/build" -j "$jobs"
+  log "building ${dir#"$TESSERA_ROOT"/}/ with -j$jobs"
+  cmake --build "$dir" -j "$jobs"
+}
+
+# The plain build in build/ (what up.sh runs and the benchmarks measure).
+build_tessera() { build_tree "$TESSERA_ROOT/build" "$@"; }
+
+# The build with AddressSanitizer and UndefinedBehaviorSanitizer, in build-asan/, aborting on
+# the first finding. Unoptimised (Debug: assertions on): with both sanitizers, -O0 compiles
+# about as fast as build/'s -O2 and three times faster than -O2 with them.
+build_sanitized() {
+  TESSERA_BUILD_TYPE=Debug build_tree "$TESSERA_ROOT/build-asan" \
+    -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+    "$@"
 }
 
 # Runs a command as the owner PostgreSQL needs: the 'postgres' user when we are root
