@@ -27,6 +27,8 @@ constexpr int64_t kNsPerMs = 1'000'000;
 constexpr int64_t kDrainIdleCloseNs = 1'000'000'000;
 // A pooled upstream connection idle this long is probed before reuse.
 constexpr int64_t kStaleProbeAfterNs = 1'000'000'000;
+// Free space asked for before each read of a body or an upstream response.
+constexpr size_t kReadChunk = 16 * 1024;
 
 // False if the peer has closed the connection (or it failed): a non-blocking peek.
 bool connectionAlive(tcp::socket& socket) {
@@ -150,6 +152,30 @@ int64_t minDeadline(int64_t a, int64_t b) {
   return a < b ? a : b;
 }
 
+// Sends what the socket takes now, without waiting (the socket is in non-blocking mode): one
+// sendmsg and no trip through the event loop. A request or response that fits the socket's
+// buffer (nearly all) is then written whole; `bufs` is advanced past what was sent and the
+// caller awaits async_write for any rest. would_block is not an error.
+template <size_t N>
+boost::system::error_code sendNow(tcp::socket& socket, std::array<asio::const_buffer, N>& bufs) {
+  boost::system::error_code ec;
+  size_t sent = socket.write_some(bufs, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+  for (auto& b : bufs) {
+    const size_t k = b.size() < sent ? b.size() : sent;
+    b += k;
+    sent -= k;
+  }
+  return ec;
+}
+
+bool allSent(const std::span<const asio::const_buffer> bufs) {
+  for (const auto& b : bufs) {
+    if (b.size() != 0) return false;
+  }
+  return true;
+}
+
 enum class PumpResult { kDone, kReadFailed, kWriteFailed };
 
 // Moves one message body from `buf` (then `from`) to `to`, writing `prefix` first, coalesced
@@ -191,7 +217,7 @@ asio::awaitable<PumpResult> pumpBody(tcp::socket& from, TimeoutSlot& fromSlot, F
     if (done) co_return PumpResult::kDone;
     if (fromSlot.fired()) co_return PumpResult::kReadFailed;
     size_t got = 0;
-    char* p = buf.prepare(16 * 1024, got);
+    char* p = buf.prepare(kReadChunk, got);
     auto [ec, n] = co_await from.async_read_some(asio::buffer(p, got), kTuple);
     if (ec) {
       if (kind == BodyKind::kUntilClose && ec == asio::error::eof) co_return PumpResult::kDone;
@@ -238,6 +264,7 @@ HttpSession::HttpSession(Worker& worker, tcp::socket socket, std::string socketK
   auto remote = socket_.remote_endpoint(ec);
   if (!ec) clientIp_ = remote.address().to_string();
   socket_.set_option(tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);  // for sendNow()
   listenerStats_->at(worker_.id()).cxTotal.add();
   listenerStats_->at(worker_.id()).cxActive.add(1);
   worker_.sessionOpened(this);
@@ -354,7 +381,12 @@ asio::awaitable<void> HttpSession::run() {
     if (plan_.target == nullptr) {
       keep = buildLocal(plan_.status, plan_.reason, plan_.body, plan_.contentType, plan_.location);
       if (slot_.deadline() == 0) slot_.arm(nowNs() + headersTimeoutNs_);
-      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), kTuple);
+      std::array<asio::const_buffer, 1> bufs = {asio::buffer(out_)};
+      boost::system::error_code ec = sendNow(socket_, bufs);
+      if (!ec && !allSent(bufs)) {
+        auto [wec, n] = co_await asio::async_write(socket_, bufs, kTuple);
+        ec = wec;
+      }
       keep = keep && !ec && !slot_.fired();
     } else {
       // ---- forward, with retries ----
@@ -478,6 +510,7 @@ asio::awaitable<void> HttpSession::run() {
           }
           boost::system::error_code ignored;
           uc->socket.set_option(tcp::no_delay(true), ignored);
+          uc->socket.non_blocking(true, ignored);  // for sendNow()
         }
 
         // Send the request.
@@ -486,7 +519,11 @@ asio::awaitable<void> HttpSession::run() {
         if (replayable) {
           std::array<asio::const_buffer, 2> bufs = {asio::buffer(out_),
                                                     asio::buffer(in_.data(), bodyBuffered_)};
-          auto [ec, n] = co_await asio::async_write(uc->socket, bufs, kTuple);
+          boost::system::error_code ec = sendNow(uc->socket, bufs);
+          if (!ec && !allSent(bufs)) {
+            auto [wec, n] = co_await asio::async_write(uc->socket, bufs, kTuple);
+            ec = wec;
+          }
           sendFailed = static_cast<bool>(ec);
         } else {
           // A streamed body: from here on the request cannot be replayed.
@@ -535,7 +572,7 @@ asio::awaitable<void> HttpSession::run() {
               break;
             }
             size_t got = 0;
-            char* p = uc->buffer.prepare(16 * 1024, got);
+            char* p = uc->buffer.prepare(kReadChunk, got);
             auto [ec, n] = co_await uc->socket.async_read_some(asio::buffer(p, got), kTuple);
             if (ec) {
               timedOut = uc->slot.fired();
@@ -615,7 +652,11 @@ asio::awaitable<void> HttpSession::run() {
           const size_t bodyBytes = kind == BodyKind::kNone ? 0 : static_cast<size_t>(length);
           std::array<asio::const_buffer, 2> bufs = {asio::buffer(respHead_),
                                                     asio::buffer(uc->buffer.data(), bodyBytes)};
-          auto [ec, n] = co_await asio::async_write(socket_, bufs, kTuple);
+          boost::system::error_code ec = sendNow(socket_, bufs);
+          if (!ec && !allSent(bufs)) {
+            auto [wec, n] = co_await asio::async_write(socket_, bufs, kTuple);
+            ec = wec;
+          }
           if (ec) {
             pr = PumpResult::kWriteFailed;
           } else {

@@ -294,6 +294,90 @@ TEST_F(ProxyHttpTest, PipelinedRequestsAnsweredInOrder) {
   EXPECT_EQ(a_->requests(), 2u);
 }
 
+// The proxy writes a response at once when the socket takes it (nearly always) and finishes it
+// asynchronously when it does not. Here the client sends 600 pipelined requests and reads only
+// afterwards, through a small receive buffer: 7 MB of responses exceed the proxy's largest send
+// buffer (tcp_wmem: 4 MiB) and the client's, so writes must stop fitting part way. Every
+// response still arrives whole and in order.
+TEST_F(ProxyHttpTest, ResponsesTheClientDoesNotReadYetArriveWholeAndInOrder) {
+  constexpr int kRequests = 600;
+  constexpr size_t kBody = 12000;  // one upstream read each: the proxy's one-write path
+  auto bodyFor = [](int n) {
+    std::string b(kBody, 'a');
+    for (size_t i = 0; i < kBody; ++i) b[i] = static_cast<char>('a' + (i * 7 + n) % 26);
+    return b;
+  };
+  a_->setHandler([&](const BackendRequest& r) {
+    BackendReply reply;
+    reply.body = bodyFor(std::stoi(r.target.substr(std::string("/v1/api/blob/").size())));
+    return reply;
+  });
+  auto proxy = ProxyProcess::start(config());
+  ASSERT_TRUE(proxy);
+
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket s(io);
+  s.open(boost::asio::ip::tcp::v4());
+  int rcvbuf = 8192;
+  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  timeval tv{10, 0};
+  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), port_});
+  std::string requests;
+  for (int n = 0; n < kRequests; ++n) {
+    requests += "GET /v1/api/blob/" + std::to_string(n) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  }
+  boost::asio::write(s, boost::asio::buffer(requests));
+  // Read nothing until the proxy has stopped asking the backend for more: it waits for the
+  // client to make room.
+  uint64_t served = 0;
+  int unchanged = 0;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const uint64_t now = a_->requests();
+        unchanged = now == served ? unchanged + 1 : 0;
+        served = now;
+        return unchanged >= 2;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(200)));
+  EXPECT_LT(served, static_cast<uint64_t>(kRequests)) << "the responses fit the socket buffers";
+
+  std::string got;
+  size_t pos = 0;
+  char buf[65536];
+  for (int n = 0; n < kRequests; ++n) {
+    // One response: head, then Content-Length bytes of body.
+    size_t headEnd;
+    while ((headEnd = got.find("\r\n\r\n", pos)) == std::string::npos) {
+      boost::system::error_code ec;
+      size_t k = s.read_some(boost::asio::buffer(buf), ec);
+      ASSERT_FALSE(ec) << "response " << n << ": " << ec.message();
+      got.append(buf, k);
+    }
+    std::string head = got.substr(pos, headEnd - pos);
+    ASSERT_EQ(head.rfind("HTTP/1.1 200 ", 0), 0u) << "response " << n << ": " << head;
+    for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const size_t cl = head.find("content-length: ");
+    ASSERT_NE(cl, std::string::npos) << head;
+    const size_t length = std::stoul(head.substr(cl + 16));
+    ASSERT_EQ(length, kBody) << head;
+    while (got.size() < headEnd + 4 + length) {
+      boost::system::error_code ec;
+      size_t k = s.read_some(boost::asio::buffer(buf), ec);
+      ASSERT_FALSE(ec) << "response " << n << " body: " << ec.message();
+      got.append(buf, k);
+    }
+    ASSERT_TRUE(got.compare(headEnd + 4, length, bodyFor(n)) == 0) << "response " << n;
+    pos = headEnd + 4 + length;
+    if (pos > (1u << 20)) {  // keep the buffer small
+      got.erase(0, pos);
+      pos = 0;
+    }
+  }
+  EXPECT_EQ(got.size(), pos) << "nothing after the last response";
+  EXPECT_EQ(a_->requests(), static_cast<uint64_t>(kRequests));
+}
+
 TEST_F(ProxyHttpTest, ExpectContinueIsAnswered) {
   auto proxy = ProxyProcess::start(config());
   ASSERT_TRUE(proxy);
