@@ -136,15 +136,16 @@ wait_ok() {
   die "$3 did not answer 200 on $1 within 30 s"
 }
 
-# cpu_ticks PID...: utime + stime of the processes (all their threads), in clock ticks.
+# cpu_ticks PID...: "utime stime" of the processes (all their threads), in clock ticks.
 cpu_ticks() {
-  local total=0 pid ticks
+  local user=0 sys=0 pid ticks
   for pid in "$@"; do
-    ticks="$(awk '{ sub(/^.*\) /, ""); split($0, f, " "); print f[12] + f[13] }' \
+    ticks="$(awk '{ sub(/^.*\) /, ""); split($0, f, " "); print f[12], f[13] }' \
       "/proc/$pid/stat")" || die "process $pid is gone"
-    total=$((total + ticks))
+    user=$((user + ${ticks% *}))
+    sys=$((sys + ${ticks#* }))
   done
-  echo "$total"
+  echo "$user $sys"
 }
 
 # children PID: its child processes (nginx's workers).
@@ -248,23 +249,23 @@ wait_ok "http://127.0.0.1:$TESSERA_PORT/" "$TESSERA_PID" "tessera-proxy (listene
 
 # ---- the runs ----
 clk_tck="$(getconf CLK_TCK)"
-ROWS=()      # "target conns requests rps p50 p99 cpu_s per_core errors"
+ROWS=()      # "target conns requests rps p50 p99 cpu_s per_core user_us_per_request errors"
 failures=0
 
 # measure TARGET PORT CONNS PID...: a warm-up, then wrk for D s; appends to ROWS.
 measure() {
   local target="$1" port="$2" conns="$3"
   shift 3
-  local url="http://127.0.0.1:$port/" threads=1 out before after
+  local url="http://127.0.0.1:$port/" threads=1 out ub sb ua sa
   if [ "$conns" -ge 50 ]; then threads="$load_threads"; fi
   taskset -c "$LOAD_CPUS" wrk -t1 -c"$conns" -d1s "$url" >/dev/null
-  before="$(cpu_ticks "$@")"
+  read -r ub sb <<<"$(cpu_ticks "$@")"
   out="$(taskset -c "$LOAD_CPUS" wrk -t"$threads" -c"$conns" -d"${duration}s" --latency "$url")"
-  after="$(cpu_ticks "$@")"
+  read -r ua sa <<<"$(cpu_ticks "$@")"
   echo "$out" >>"$WORK/wrk.out"
   local row
   row="$(echo "$out" | awk -v target="$target" -v conns="$conns" \
-      -v ticks="$((after - before))" -v hz="$clk_tck" '
+      -v ticks="$((ua + sa - ub - sb))" -v uticks="$((ua - ub))" -v hz="$clk_tck" '
     function ms(v) {
       if (v ~ /us$/) return v / 1000
       if (v ~ /ms$/) return v + 0
@@ -280,8 +281,9 @@ measure() {
     /Non-2xx or 3xx responses:/ { errors += $NF }
     END {
       cpu = ticks / hz
-      printf "%s %d %d %.1f %.3f %.3f %.2f %.0f %d\n", target, conns, requests, rps, p50, p99,
-        cpu, (cpu > 0 ? requests / cpu : 0), errors
+      printf "%s %d %d %.1f %.3f %.3f %.2f %.0f %.2f %d\n", target, conns, requests, rps, p50, p99,
+        cpu, (cpu > 0 ? requests / cpu : 0), (requests > 0 ? uticks / hz * 1e6 / requests : 0),
+        errors
     }')"
   ROWS+=("$row")
   local errors="${row##* }"
@@ -289,8 +291,8 @@ measure() {
     log "$target at $conns connections: $errors errors"
     failures=$((failures + 1))
   fi
-  echo "$row" | awk '{ printf "  %-14s %3d conns: %9.1f rps, p50 %.3f ms, p99 %.3f ms, %.2f CPU s, %s errors\n",
-    $1, $2, $4, $5, $6, $7, $9 }' >&2
+  echo "$row" | awk '{ printf "  %-14s %3d conns: %9.1f rps, p50 %.3f ms, p99 %.3f ms, %.2f CPU s (user %.2f us/request), %s errors\n",
+    $1, $2, $4, $5, $6, $7, $9, $10 }' >&2
 }
 
 for conns in 10 50; do
@@ -347,12 +349,13 @@ wait "$RSS_PID" 2>/dev/null || true
 # ---- the table, the ratios, the goals ----
 echo
 echo "backend: nginx $NGINX_VERSION (1 worker, return 200 \"ok\"); $pin_note; wrk -t1 (50 conns: -t$load_threads)"
-printf '%-15s %6s %10s %10s %8s %8s %7s %12s %7s\n' target conns requests "rps" "p50 ms" "p99 ms" "cpu s" "rps/core" errors
+printf '%-15s %6s %10s %10s %8s %8s %7s %12s %9s %7s\n' target conns requests "rps" "p50 ms" "p99 ms" "cpu s" "rps/core" "user us" errors
 for row in "${ROWS[@]}"; do
   # shellcheck disable=SC2086 # fields
-  printf '%-15s %6s %10s %10s %8s %8s %7s %12s %7s\n' $row
+  printf '%-15s %6s %10s %10s %8s %8s %7s %12s %9s %7s\n' $row
 done
-echo "(cpu s: the measured process over the run: the backend for direct, else the proxy)"
+echo "(cpu s: the measured process over the run: the backend for direct, else the proxy;"
+echo " user us: its user-space CPU per request, in microseconds)"
 echo
 
 # compare CONNS: per round (the k-th nginx row against the k-th tessera-proxy row of that
@@ -367,8 +370,8 @@ compare() {
     }
     $2 != c { next }
     $1 == "direct" { dr = $4 }
-    $1 == "nginx" { nn++; ncore[nn] = $8; np99[nn] = $6; nrps[nn] = $4 }
-    $1 == "tessera-proxy" { tn++; tcore[tn] = $8; tp99[tn] = $6; trps[tn] = $4 }
+    $1 == "nginx" { nn++; ncore[nn] = $8; np99[nn] = $6; nrps[nn] = $4; nus[nn] = $9 }
+    $1 == "tessera-proxy" { tn++; tcore[tn] = $8; tp99[tn] = $6; trps[tn] = $4; tus[tn] = $9 }
     END {
       n = (nn < tn ? nn : tn); list = ""; p99met = 0
       for (k = 1; k <= n; k++) {
@@ -389,8 +392,9 @@ compare() {
         printf "p99 %.3f ms vs nginx %.3f ms (goal <= nginx: %s); ", tp[1], np[1],
           (tp[1] <= np[1] ? "met" : "NOT met")
       }
-      printf "rps %.0f vs nginx %.0f vs direct %.0f%s\n", median(tr, n), median(nr, n), dr,
+      printf "rps %.0f vs nginx %.0f vs direct %.0f%s; ", median(tr, n), median(nr, n), dr,
         (rounds > 1 ? " (medians)" : "")
+      printf "user-space CPU per request %.2f us vs nginx %.2f us\n", median(tus, n), median(nus, n)
       printf "%.3f %.3f\n", core, p99r
     }'
 }
@@ -408,8 +412,8 @@ awk -v rss="$RSS_KIB" -v hwm="$HWM_KIB" 'BEGIN {
     rss / 1024, hwm / 1024, (rss / 1024 <= 30 ? "met" : "NOT met") }'
 
 runs_json="$(for row in "${ROWS[@]}"; do echo "$row"; done | awk '{
-  printf "%s{\"target\": \"%s\", \"connections\": %d, \"requests\": %d, \"rps\": %s, \"p50_ms\": %s, \"p99_ms\": %s, \"cpu_s\": %s, \"rps_per_core\": %s, \"errors\": %d}",
-    (NR > 1 ? ", " : ""), $1, $2, $3, $4, $5, $6, $7, $8, $9 }')"
+  printf "%s{\"target\": \"%s\", \"connections\": %d, \"requests\": %d, \"rps\": %s, \"p50_ms\": %s, \"p99_ms\": %s, \"cpu_s\": %s, \"rps_per_core\": %s, \"user_us_per_request\": %s, \"errors\": %d}",
+    (NR > 1 ? ", " : ""), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }')"
 json="{\"backend\": \"nginx $NGINX_VERSION return 200\", \"nginx_version\": \"$NGINX_VERSION\", \"duration_s\": $duration, \"rounds\": $rounds, \"pinned\": $pin, \"cpus\": $ncpu, \"runs\": [$runs_json], \"ratios\": {$ratio_json}, \"rss_kib\": $RSS_KIB, \"rss_peak_kib\": $HWM_KIB}"
 echo "$json"
 if [ -n "$results" ]; then echo "$json" >"$results"; fi
