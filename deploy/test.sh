@@ -38,6 +38,9 @@ if [ "$sanitize" != "0" ]; then
   "$TESSERA_ROOT/deploy/build-console.sh"
   build_sanitized
   log "running tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
-  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  # LeakSanitizer reports at exit: the test binaries and whatever they stop gracefully
+  # (servers they SIGKILL report nothing). Third-party leaks: deploy/lsan-suppressions.txt.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    LSAN_OPTIONS="suppressions=$TESSERA_ROOT/deploy/lsan-suppressions.txt:print_suppressions=0" \
     run_tests "$TESSERA_ROOT/build-asan" "$@"
 fi
