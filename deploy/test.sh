@@ -28,14 +28,14 @@ run_tests() {
   (cd "$1" && ctest --output-on-failure --timeout 900 -j "${TESSERA_TEST_JOBS:-2}" "${@:2}")
 }
 
+"$TESSERA_ROOT/deploy/setup.sh" --no-build  # the packages the build and the federation need
+"$TESSERA_ROOT/deploy/build-console.sh"
 if [ "$sanitize" != "1" ]; then
-  "$TESSERA_ROOT/deploy/setup.sh"  # packages, build/, the console
+  build_tessera
   log "running tests (build/)"
   run_tests "$TESSERA_ROOT/build" "$@"
 fi
 if [ "$sanitize" != "0" ]; then
-  "$TESSERA_ROOT/deploy/setup.sh" --no-build
-  "$TESSERA_ROOT/deploy/build-console.sh"
   build_sanitized
   log "running tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
   # LeakSanitizer reports at exit: the test binaries and whatever they stop gracefully

@@ -169,13 +169,6 @@ boost::system::error_code sendNow(tcp::socket& socket, std::array<asio::const_bu
   return ec;
 }
 
-bool allSent(const std::span<const asio::const_buffer> bufs) {
-  for (const auto& b : bufs) {
-    if (b.size() != 0) return false;
-  }
-  return true;
-}
-
 enum class PumpResult { kDone, kReadFailed, kWriteFailed };
 
 // Moves one message body from `buf` (then `from`) to `to`, writing `prefix` first, coalesced
@@ -383,7 +376,7 @@ asio::awaitable<void> HttpSession::run() {
       if (slot_.deadline() == 0) slot_.arm(nowNs() + headersTimeoutNs_);
       std::array<asio::const_buffer, 1> bufs = {asio::buffer(out_)};
       boost::system::error_code ec = sendNow(socket_, bufs);
-      if (!ec && !allSent(bufs)) {
+      if (!ec && asio::buffer_size(bufs) != 0) {
         auto [wec, n] = co_await asio::async_write(socket_, bufs, kTuple);
         ec = wec;
       }
@@ -520,7 +513,7 @@ asio::awaitable<void> HttpSession::run() {
           std::array<asio::const_buffer, 2> bufs = {asio::buffer(out_),
                                                     asio::buffer(in_.data(), bodyBuffered_)};
           boost::system::error_code ec = sendNow(uc->socket, bufs);
-          if (!ec && !allSent(bufs)) {
+          if (!ec && asio::buffer_size(bufs) != 0) {
             auto [wec, n] = co_await asio::async_write(uc->socket, bufs, kTuple);
             ec = wec;
           }
@@ -653,7 +646,7 @@ asio::awaitable<void> HttpSession::run() {
           std::array<asio::const_buffer, 2> bufs = {asio::buffer(respHead_),
                                                     asio::buffer(uc->buffer.data(), bodyBytes)};
           boost::system::error_code ec = sendNow(socket_, bufs);
-          if (!ec && !allSent(bufs)) {
+          if (!ec && asio::buffer_size(bufs) != 0) {
             auto [wec, n] = co_await asio::async_write(socket_, bufs, kTuple);
             ec = wec;
           }
