@@ -54,16 +54,13 @@ bool parseDecimal(std::string_view s, int64_t& out) {
   return true;
 }
 
-// Finds the end of the head: the offset just past CRLF CRLF, or 0 if absent.
-size_t findHeadEnd(const char* data, size_t len) {
-  const void* p = memmem(data, len, "\r\n\r\n", 4);
-  if (p == nullptr) return 0;
-  return static_cast<size_t>(static_cast<const char*>(p) - data) + 4;
-}
-
-// Parses header lines in [p, end) (end points just past the final CRLF CRLF) into `out`.
-// Interprets the framing and connection headers.
-bool parseHeaders(const char* p, const char* end, MessageHead& out) {
+// Parses the header lines that start at `p`, up to and including the blank line that ends the
+// head, in the same pass that looks for that line (no separate search for CRLF CRLF). `end` is
+// the end of the bytes received so far. kComplete sets out.headLength (from `start`);
+// kIncomplete: the blank line has not arrived. Interprets the framing and connection headers,
+// and for a request (`request` not null) Host and Expect.
+ParseStatus parseHeaders(const char* start, const char* p, const char* end, MessageHead& out,
+                         RequestHead* request) {
   out.headerCount = 0;
   out.contentLength = -1;
   out.chunked = false;
@@ -73,26 +70,45 @@ bool parseHeaders(const char* p, const char* end, MessageHead& out) {
   out.connectionTokens = {};
   bool sawContentLength = false;
   bool sawTransferEncoding = false;
+  bool sawHost = false;
+  bool sawExpect = false;
   while (true) {
-    if (p + 2 > end) return false;
-    if (p[0] == '\r' && p[1] == '\n') return !(sawContentLength && sawTransferEncoding);
+    if (p + 2 > end) return ParseStatus::kIncomplete;
+    if (p[0] == '\r' && p[1] == '\n') {
+      if (sawContentLength && sawTransferEncoding) return ParseStatus::kError;
+      out.headLength = static_cast<size_t>(p + 2 - start);
+      return ParseStatus::kComplete;
+    }
     const char* lineEnd = static_cast<const char*>(memchr(p, '\r', static_cast<size_t>(end - p)));
-    if (lineEnd == nullptr || lineEnd + 1 >= end || lineEnd[1] != '\n') return false;
+    if (lineEnd == nullptr || lineEnd + 1 >= end) return ParseStatus::kIncomplete;
+    if (lineEnd[1] != '\n') return ParseStatus::kError;
     const char* colon = p;
     while (colon < lineEnd && *colon != ':') {
-      if (!isTokenChar(static_cast<unsigned char>(*colon))) return false;
+      if (!isTokenChar(static_cast<unsigned char>(*colon))) return ParseStatus::kError;
       ++colon;
     }
-    if (colon == p || colon == lineEnd) return false;
-    if (out.headerCount == kMaxHeaders) return false;
+    if (colon == p || colon == lineEnd) return ParseStatus::kError;
+    if (out.headerCount == kMaxHeaders) return ParseStatus::kError;
     std::string_view name(p, static_cast<size_t>(colon - p));
     std::string_view value =
         trim(std::string_view(colon + 1, static_cast<size_t>(lineEnd - colon - 1)));
     for (char c : value) {
-      if (c == '\n' || c == '\0') return false;
+      if (c == '\n' || c == '\0') return ParseStatus::kError;
     }
     out.headers[out.headerCount++] = HeaderField{name, value};
     switch (name.size()) {
+      case 4:
+        if (request != nullptr && !sawHost && equalsIgnoreCase(name, "host")) {
+          request->host = value;
+          sawHost = true;
+        }
+        break;
+      case 6:
+        if (request != nullptr && !sawExpect && equalsIgnoreCase(name, "expect")) {
+          request->expectContinue = equalsIgnoreCase(value, "100-continue");
+          sawExpect = true;
+        }
+        break;
       case 7:
         if (equalsIgnoreCase(name, "upgrade")) out.upgrade = true;
         break;
@@ -106,8 +122,8 @@ bool parseHeaders(const char* p, const char* end, MessageHead& out) {
       case 14:
         if (equalsIgnoreCase(name, "content-length")) {
           int64_t v = 0;
-          if (!parseDecimal(value, v)) return false;
-          if (sawContentLength && v != out.contentLength) return false;
+          if (!parseDecimal(value, v)) return ParseStatus::kError;
+          if (sawContentLength && v != out.contentLength) return ParseStatus::kError;
           sawContentLength = true;
           out.contentLength = v;
         }
@@ -119,7 +135,7 @@ bool parseHeaders(const char* p, const char* end, MessageHead& out) {
           std::string_view v = trim(value);
           size_t comma = v.rfind(',');
           std::string_view last = trim(comma == std::string_view::npos ? v : v.substr(comma + 1));
-          if (!equalsIgnoreCase(last, "chunked")) return false;
+          if (!equalsIgnoreCase(last, "chunked")) return ParseStatus::kError;
           out.chunked = true;
         }
         break;
@@ -164,19 +180,20 @@ bool RequestHead::idempotent() const {
 }
 
 ParseStatus parseRequestHead(const char* data, size_t len, RequestHead& out) {
-  size_t headEnd = findHeadEnd(data, len);
-  if (headEnd == 0) {
-    // A request line must look like one early: reject binary garbage without waiting.
+  const char* end = data + len;
+  const char* lineEnd = static_cast<const char*>(memchr(data, '\r', len));
+  if (lineEnd == nullptr || lineEnd + 1 >= end) {
+    // A request line must look like one early: reject binary garbage (a TLS handshake, say)
+    // without waiting. Any visible character may appear in a target ("/a?b=c").
     for (size_t i = 0; i < len && i < 16; ++i) {
       unsigned char c = static_cast<unsigned char>(data[i]);
-      if (c != ' ' && c != '\r' && c != '\n' && !isTokenChar(c) && c != '/') {
+      if (c != ' ' && c != '\r' && c != '\n' && (c < 0x21 || c > 0x7e)) {
         return ParseStatus::kError;
       }
     }
     return ParseStatus::kIncomplete;
   }
-  const char* end = data + headEnd;
-  const char* lineEnd = static_cast<const char*>(memchr(data, '\r', headEnd));
+  if (lineEnd[1] != '\n') return ParseStatus::kError;
   std::string_view line(data, static_cast<size_t>(lineEnd - data));
   size_t sp1 = line.find(' ');
   if (sp1 == std::string_view::npos || sp1 == 0) return ParseStatus::kError;
@@ -194,20 +211,19 @@ ParseStatus parseRequestHead(const char* data, size_t len, RequestHead& out) {
   size_t q = out.target.find('?');
   out.path = out.target.substr(0, q);
   out.query = q == std::string_view::npos ? std::string_view() : out.target.substr(q + 1);
-  if (!parseHeaders(lineEnd + 2, end, out)) return ParseStatus::kError;
-  out.host = out.find("host");
-  out.expectContinue = equalsIgnoreCase(trim(out.find("expect")), "100-continue");
-  out.headLength = headEnd;
-  return ParseStatus::kComplete;
+  out.host = {};
+  out.expectContinue = false;
+  return parseHeaders(data, lineEnd + 2, end, out, &out);
 }
 
 ParseStatus parseResponseHead(const char* data, size_t len, ResponseHead& out) {
-  size_t headEnd = findHeadEnd(data, len);
-  if (headEnd == 0) {
+  const char* end = data + len;
+  const char* lineEnd = static_cast<const char*>(memchr(data, '\r', len));
+  if (lineEnd == nullptr || lineEnd + 1 >= end) {
     if (len >= 5 && std::memcmp(data, "HTTP/", 5) != 0) return ParseStatus::kError;
     return ParseStatus::kIncomplete;
   }
-  const char* lineEnd = static_cast<const char*>(memchr(data, '\r', headEnd));
+  if (lineEnd[1] != '\n') return ParseStatus::kError;
   std::string_view line(data, static_cast<size_t>(lineEnd - data));
   if (line.size() < 12 || line[8] != ' ') return ParseStatus::kError;
   if (!parseVersion(line.substr(0, 8), out.minorVersion)) return ParseStatus::kError;
@@ -219,9 +235,7 @@ ParseStatus parseResponseHead(const char* data, size_t len, ResponseHead& out) {
   if (status < 100) return ParseStatus::kError;
   out.status = status;
   out.reason = line.size() > 13 ? line.substr(13) : std::string_view();
-  if (!parseHeaders(lineEnd + 2, data + headEnd, out)) return ParseStatus::kError;
-  out.headLength = headEnd;
-  return ParseStatus::kComplete;
+  return parseHeaders(data, lineEnd + 2, end, out, nullptr);
 }
 
 bool isHopByHop(std::string_view name, std::string_view connectionTokens) {

@@ -67,6 +67,56 @@ TEST(HttpParser, ParsesResponseHead) {
   EXPECT_EQ(r.bodyKind(false), BodyKind::kNone);
 }
 
+// The parser finds the end of the head while it parses (no separate search for CRLF CRLF):
+// every prefix of a head is incomplete, the whole head is complete, and bytes after it are not
+// part of it.
+TEST(HttpParser, EveryPrefixOfAHeadIsIncompleteAndTheWholeHeadCompletes) {
+  const std::string request =
+      "PUT /a?b=c HTTP/1.1\r\nHost: first.example\r\nhost: second.example\r\n"
+      "Expect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+  const std::string withBody = request + "abcGET /next HTTP/1.1\r\n";
+  for (size_t n = 0; n < request.size(); ++n) {
+    RequestHead h;
+    EXPECT_EQ(parseRequestHead(withBody.data(), n, h), ParseStatus::kIncomplete) << n;
+  }
+  RequestHead h;
+  ASSERT_EQ(parseRequestHead(withBody.data(), withBody.size(), h), ParseStatus::kComplete);
+  EXPECT_EQ(h.headLength, request.size());
+  EXPECT_EQ(h.host, "first.example");  // the first Host header
+  EXPECT_TRUE(h.expectContinue);
+  EXPECT_EQ(h.contentLength, 3);
+  EXPECT_EQ(h.headerCount, 4u);
+
+  const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\n";
+  const std::string withBytes = response + "ok";
+  for (size_t n = 0; n < response.size(); ++n) {
+    ResponseHead r;
+    EXPECT_EQ(parseResponseHead(withBytes.data(), n, r), ParseStatus::kIncomplete) << n;
+  }
+  ResponseHead r;
+  ASSERT_EQ(parseResponseHead(withBytes.data(), withBytes.size(), r), ParseStatus::kComplete);
+  EXPECT_EQ(r.headLength, response.size());
+  EXPECT_EQ(r.contentLength, 2);
+}
+
+// A malformed line is rejected as soon as it is complete, without waiting for the head's end.
+TEST(HttpParser, AMalformedLineIsRejectedBeforeTheHeadEnds) {
+  RequestHead h;
+  for (std::string bad : {
+           std::string("GET / HTTP/1.1\r\nBad Name: x\r\n"),
+           std::string("GET / HTTP/1.1\r\nX: a\rb\r\n"),
+           std::string("GET / HTTP/9.9\r\n"),
+           std::string("GET / HTTP/1.1\rX"),
+       }) {
+    EXPECT_EQ(parseRequestHead(bad.data(), bad.size(), h), ParseStatus::kError) << bad;
+  }
+  RequestHead noExpect;
+  std::string plain = "GET / HTTP/1.1\r\nExpect: something-else\r\n\r\n";
+  ASSERT_EQ(parseRequestHead(plain.data(), plain.size(), noExpect), ParseStatus::kComplete);
+  EXPECT_FALSE(noExpect.expectContinue);
+  EXPECT_TRUE(noExpect.host.empty());
+}
+
 TEST(ChunkedScanner, FindsTheEndAcrossArbitrarySplits) {
   const std::string body =
       "5\r\nhello\r\n1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-T: 1\r\n\r\n";
