@@ -14,8 +14,14 @@
 #include <span>
 
 #include "mesh/config/config.h"
+#include "mesh/proxy/socket_io.h"
 
 namespace tessera::mesh::proxy {
+
+// Literals as string_view: std::string::append(const char*) is not always inlined, and then
+// measures each literal with strlen() on every request.
+using namespace std::string_view_literals;
+
 namespace {
 
 namespace asio = boost::asio;
@@ -28,7 +34,7 @@ constexpr int64_t kDrainIdleCloseNs = 1'000'000'000;
 // A pooled upstream connection idle this long is probed before reuse.
 constexpr int64_t kStaleProbeAfterNs = 1'000'000'000;
 // Free space asked for before each read of a body or an upstream response.
-constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kReadChunk = size_t{16} * 1024;
 
 // False if the peer has closed the connection (or it failed): a non-blocking peek.
 bool connectionAlive(tcp::socket& socket) {
@@ -152,30 +158,14 @@ int64_t minDeadline(int64_t a, int64_t b) {
   return a < b ? a : b;
 }
 
-// Sends what the socket takes now, without waiting (the socket is in non-blocking mode): one
-// sendmsg and no trip through the event loop. A request or response that fits the socket's
-// buffer (nearly all) is then written whole; `bufs` is advanced past what was sent and the
-// caller awaits async_write for any rest. would_block is not an error.
-template <size_t N>
-boost::system::error_code sendNow(tcp::socket& socket, std::array<asio::const_buffer, N>& bufs) {
-  boost::system::error_code ec;
-  size_t sent = socket.write_some(bufs, ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
-  for (auto& b : bufs) {
-    const size_t k = b.size() < sent ? b.size() : sent;
-    b += k;
-    sent -= k;
-  }
-  return ec;
-}
-
 enum class PumpResult { kDone, kReadFailed, kWriteFailed };
 
 // Moves one message body from `buf` (then `from`) to `to`, writing `prefix` first, coalesced
 // with the first body bytes. Bytes after the body's end stay in `buf`.
-asio::awaitable<PumpResult> pumpBody(tcp::socket& from, TimeoutSlot& fromSlot, FlatBuffer& buf,
-                                     tcp::socket& to, TimeoutSlot& toSlot, BodyKind kind,
-                                     uint64_t remaining, std::string_view prefix) {
+asio::awaitable<PumpResult> pumpBody(asio::detail::epoll_reactor& reactor, tcp::socket& from,
+                                     TimeoutSlot& fromSlot, FlatBuffer& buf, tcp::socket& to,
+                                     TimeoutSlot& toSlot, BodyKind kind, uint64_t remaining,
+                                     std::string_view prefix) {
   ChunkedScanner scanner;
   for (;;) {
     size_t take = 0;
@@ -211,7 +201,7 @@ asio::awaitable<PumpResult> pumpBody(tcp::socket& from, TimeoutSlot& fromSlot, F
     if (fromSlot.fired()) co_return PumpResult::kReadFailed;
     size_t got = 0;
     char* p = buf.prepare(kReadChunk, got);
-    auto [ec, n] = co_await from.async_read_some(asio::buffer(p, got), kTuple);
+    auto [ec, n] = co_await asyncReadSome(reactor, from, asio::buffer(p, got), kTuple);
     if (ec) {
       if (kind == BodyKind::kUntilClose && ec == asio::error::eof) co_return PumpResult::kDone;
       co_return PumpResult::kReadFailed;
@@ -250,6 +240,7 @@ HttpSession::HttpSession(Worker& worker, tcp::socket socket, std::string socketK
                          ListenerStats* stats)
     : worker_(worker),
       socket_(std::move(socket)),
+      reactor_(socketReactor(socket_)),
       socketKey_(std::move(socketKey)),
       listenerStats_(stats) {
   slot_.attach(worker_.timeouts(), &socket_);
@@ -332,7 +323,7 @@ asio::awaitable<void> HttpSession::run() {
       if (slot_.fired()) break;
       size_t got = 0;
       char* p = in_.prepare(4096, got);
-      auto [ec, n] = co_await socket_.async_read_some(asio::buffer(p, got), kTuple);
+      auto [ec, n] = co_await asyncReadSome(reactor_, socket_, asio::buffer(p, got), kTuple);
       if (ec) break;
       in_.commit(n);
     }
@@ -530,8 +521,8 @@ asio::awaitable<void> HttpSession::run() {
             }
           }
           pendingConsume_ = 0;
-          PumpResult pr = co_await pumpBody(socket_, slot_, in_, uc->socket, uc->slot, bodyKind_,
-                                            requestContentLength_, out_);
+          PumpResult pr = co_await pumpBody(reactor_, socket_, slot_, in_, uc->socket, uc->slot,
+                                            bodyKind_, requestContentLength_, out_);
           if (pr == PumpResult::kReadFailed) {
             // The client went away or sent a broken body: nothing to answer.
             discardConnection(pool, cstats, uc);
@@ -566,7 +557,8 @@ asio::awaitable<void> HttpSession::run() {
             }
             size_t got = 0;
             char* p = uc->buffer.prepare(kReadChunk, got);
-            auto [ec, n] = co_await uc->socket.async_read_some(asio::buffer(p, got), kTuple);
+            auto [ec, n] =
+                co_await asyncReadSome(reactor_, uc->socket, asio::buffer(p, got), kTuple);
             if (ec) {
               timedOut = uc->slot.fired();
               break;
@@ -656,8 +648,8 @@ asio::awaitable<void> HttpSession::run() {
             uc->buffer.consume(bodyBytes);
           }
         } else {
-          pr = co_await pumpBody(uc->socket, uc->slot, uc->buffer, socket_, slot_, kind, length,
-                                 respHead_);
+          pr = co_await pumpBody(reactor_, uc->socket, uc->slot, uc->buffer, socket_, slot_, kind,
+                                 length, respHead_);
         }
         if (pr != PumpResult::kDone || !upstreamKeepAlive || !uc->buffer.empty() ||
             worker_.draining()) {
@@ -847,33 +839,33 @@ bool HttpSession::buildLocal(int status, std::string_view reason, std::string_vi
   const bool keep = keepAlive_ && bodyComplete_ && !worker_.draining();
   status_ = status;
   out_.clear();
-  out_.append("HTTP/1.1 ");
+  out_.append("HTTP/1.1 "sv);
   appendInt(out_, static_cast<uint64_t>(status));
   out_ += ' ';
   out_.append(reasonPhrase(status));
-  out_.append("\r\ncontent-type: ");
+  out_.append("\r\ncontent-type: "sv);
   out_.append(contentType);
-  out_.append("\r\ncontent-length: ");
+  out_.append("\r\ncontent-length: "sv);
   const bool reasonBody = body.empty() && !reason.empty();
   appendInt(out_, reasonBody ? reason.size() + 1 : body.size());
-  out_.append("\r\n");
+  out_.append("\r\n"sv);
   if (!reason.empty()) {
-    out_.append("x-tessera-reason: ");
+    out_.append("x-tessera-reason: "sv);
     out_.append(reason);
-    out_.append("\r\n");
+    out_.append("\r\n"sv);
   }
   if (!location.empty()) {
-    out_.append("location: ");
+    out_.append("location: "sv);
     out_.append(location);
-    out_.append("\r\n");
+    out_.append("\r\n"sv);
   }
   out_.append(extraHeaders_);
   if (!keep) {
-    out_.append("connection: close\r\n");
+    out_.append("connection: close\r\n"sv);
   } else if (minorVersion_ == 0) {
-    out_.append("connection: keep-alive\r\n");
+    out_.append("connection: keep-alive\r\n"sv);
   }
-  out_.append("\r\n");
+  out_.append("\r\n"sv);
   if (!headRequest_) {
     if (reasonBody) {
       out_.append(reason);
@@ -995,7 +987,7 @@ void HttpSession::buildUpstreamHead(bool addHop, std::string_view hopHeader) {
   out_.append(head_.method);
   out_ += ' ';
   out_.append(head_.target);
-  out_.append(" HTTP/1.1\r\n");
+  out_.append(" HTTP/1.1\r\n"sv);
   std::string_view xff;
   bool hasRequestId = false;
   for (size_t i = 0; i < head_.headerCount; ++i) {
@@ -1008,57 +1000,57 @@ void HttpSession::buildUpstreamHead(bool addHop, std::string_view hopHeader) {
     }
     if (h.name.size() == 12 && equalsIgnoreCase(h.name, "x-request-id")) hasRequestId = true;
     out_.append(h.name);
-    out_.append(": ");
+    out_.append(": "sv);
     out_.append(h.value);
-    out_.append("\r\n");
+    out_.append("\r\n"sv);
   }
-  if (head_.chunked) out_.append("transfer-encoding: chunked\r\n");
-  out_.append("x-forwarded-for: ");
+  if (head_.chunked) out_.append("transfer-encoding: chunked\r\n"sv);
+  out_.append("x-forwarded-for: "sv);
   if (!xff.empty()) {
     out_.append(xff);
-    out_.append(", ");
+    out_.append(", "sv);
   }
   out_.append(clientIp_);
-  out_.append("\r\n");
+  out_.append("\r\n"sv);
   if (!hasRequestId) {
-    out_.append("x-request-id: ");
+    out_.append("x-request-id: "sv);
     appendHex(out_, worker_.requestIdPrefix());
     appendHex(out_, worker_.nextRequestId());
-    out_.append("\r\n");
+    out_.append("\r\n"sv);
   }
   if (addHop) {
     out_.append(hopHeader);
-    out_.append(": ");
+    out_.append(": "sv);
     out_.append(worker_.settings().datacenter.empty() ? std::string_view("1")
                                                       : worker_.settings().datacenter);
-    out_.append("\r\n");
+    out_.append("\r\n"sv);
   }
-  out_.append("\r\n");
+  out_.append("\r\n"sv);
 }
 
 void HttpSession::buildResponseHead(const ResponseHead& resp, bool chunked, bool keepAlive) {
   respHead_.clear();
-  respHead_.append("HTTP/1.1 ");
+  respHead_.append("HTTP/1.1 "sv);
   appendInt(respHead_, static_cast<uint64_t>(resp.status));
   respHead_ += ' ';
   respHead_.append(resp.reason);
-  respHead_.append("\r\n");
+  respHead_.append("\r\n"sv);
   for (size_t i = 0; i < resp.headerCount; ++i) {
     const HeaderField& h = resp.headers[i];
     if (isHopByHop(h.name, resp.connectionTokens)) continue;
     respHead_.append(h.name);
-    respHead_.append(": ");
+    respHead_.append(": "sv);
     respHead_.append(h.value);
-    respHead_.append("\r\n");
+    respHead_.append("\r\n"sv);
   }
-  if (chunked) respHead_.append("transfer-encoding: chunked\r\n");
+  if (chunked) respHead_.append("transfer-encoding: chunked\r\n"sv);
   respHead_.append(extraHeaders_);
   if (!keepAlive) {
-    respHead_.append("connection: close\r\n");
+    respHead_.append("connection: close\r\n"sv);
   } else if (minorVersion_ == 0) {
-    respHead_.append("connection: keep-alive\r\n");
+    respHead_.append("connection: keep-alive\r\n"sv);
   }
-  respHead_.append("\r\n");
+  respHead_.append("\r\n"sv);
 }
 
 }  // namespace tessera::mesh::proxy

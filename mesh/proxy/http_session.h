@@ -14,6 +14,10 @@
 #include "mesh/proxy/io_util.h"
 #include "mesh/proxy/worker.h"
 
+namespace boost::asio::detail {
+class epoll_reactor;
+}  // namespace boost::asio::detail
+
 namespace tessera::mesh::proxy {
 
 class HttpSession {
@@ -69,6 +73,7 @@ class HttpSession {
 
   Worker& worker_;
   boost::asio::ip::tcp::socket socket_;
+  boost::asio::detail::epoll_reactor& reactor_;  // socket_'s, for asyncReadSome()
   std::string socketKey_;
   ListenerStats* listenerStats_;
   FlatBuffer in_;

@@ -1,0 +1,213 @@
+// The proxy's data-path socket calls: the two system calls a proxied request costs on each
+// side, and nothing more.
+//
+// asyncReadSome() is Asio's socket async_read_some minus a wasted recv() per read. Asio's epoll
+// reactor registers every socket edge-triggered and tries a read at once ("speculatively") when
+// the socket may hold data: it notes that after any EPOLLIN event and forgets it only when a read
+// returns end of stream (Boost 1.81). A request/response proxy reads every message after having
+// drained the socket, so each speculative attempt fails with EAGAIN: two wasted recv() calls per
+// proxied request, measured at 4 recvfrom per request against nginx's 2 (docs/benchmarks.md).
+// This operation reports a short read — fewer bytes than the buffer holds: the socket is empty —
+// as "exhausted", so the reactor waits for the next EPOLLIN edge instead of trying. That edge
+// cannot be missed: with EPOLLET every arrival of data queues an event, and an event that
+// arrives while no read is queued sets the reactor's flag again. This is nginx's readiness rule
+// (a short read clears `ready`). The operation plugs into Asio's reactor through its detail
+// interface (reactor_op, epoll_reactor::start_op), pinned by the Boost version check below.
+//
+// sendNow() writes what the socket takes at once, without a trip through the event loop.
+//
+// Both call the kernel through syscall(): glibc's recv() and sendmsg() are thread cancellation
+// points and switch the thread's cancellation type before and after the call (two atomic
+// read-modify-writes each), which showed as 2 % of the proxy's CPU. Tessera never cancels
+// threads.
+//
+// Include this header in .cc files of the data path only.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/detail/epoll_reactor.hpp>
+#include <boost/asio/detail/reactor_op.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/recycling_allocator.hpp>
+#include <boost/version.hpp>
+#include <cerrno>
+#include <cstddef>
+#include <utility>
+
+#if BOOST_VERSION / 100 != 1081 || !defined(BOOST_ASIO_HAS_EPOLL) || \
+    defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+#error "socket_io.h plugs into Boost 1.81's epoll reactor: check it against this Boost"
+#endif
+
+namespace tessera::mesh::proxy {
+namespace socket_io_detail {
+
+namespace ad = boost::asio::detail;
+
+inline ssize_t recvRaw(int fd, void* data, std::size_t size) {
+  return ::syscall(SYS_recvfrom, fd, data, size, 0, nullptr, nullptr);
+}
+
+inline ssize_t sendmsgRaw(int fd, const msghdr* msg) {
+  return ::syscall(SYS_sendmsg, fd, msg, MSG_NOSIGNAL);
+}
+
+// The socket's reactor registration, which basic_socket keeps protected. A pointer to a
+// protected member formed in a derived class may be applied to any object of the base.
+struct SocketAccess : boost::asio::ip::tcp::socket {
+  static auto& implementation(boost::asio::ip::tcp::socket& s) {
+    return (s.*(&SocketAccess::impl_)).get_implementation();
+  }
+};
+
+template <typename Handler>
+class RecvOp : public ad::reactor_op {
+ public:
+  RecvOp(int fd, void* data, std::size_t size, Handler&& handler)
+      : ad::reactor_op(boost::system::error_code(), &RecvOp::perform, &RecvOp::complete),
+        fd_(fd),
+        data_(data),
+        size_(size),
+        handler_(std::move(handler)) {}
+
+ private:
+  static status perform(ad::reactor_op* base) {
+    auto* op = static_cast<RecvOp*>(base);
+    for (;;) {
+      const ssize_t n = recvRaw(op->fd_, op->data_, op->size_);
+      if (n > 0) {
+        op->bytes_transferred_ = static_cast<std::size_t>(n);
+        return op->bytes_transferred_ < op->size_ ? done_and_exhausted : done;
+      }
+      if (n == 0) {
+        op->ec_ = boost::asio::error::eof;
+        return done_and_exhausted;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return not_done;
+      op->ec_ = boost::system::error_code(errno, boost::asio::error::get_system_category());
+      return done;
+    }
+  }
+
+  // owner == nullptr: the io_context is being destroyed; free without calling the handler.
+  static void complete(void* owner, ad::operation* base, const boost::system::error_code&,
+                       std::size_t) {
+    auto* op = static_cast<RecvOp*>(base);
+    Handler handler(std::move(op->handler_));
+    const boost::system::error_code ec = op->ec_;
+    const std::size_t n = op->bytes_transferred_;
+    destroy(op);
+    if (owner != nullptr) std::move(handler)(ec, n);
+  }
+
+ public:
+  // Operations come from Asio's per-thread recycling allocator, like its own: no malloc() per
+  // read on the hot path.
+  using Allocator = boost::asio::recycling_allocator<RecvOp>;
+  static RecvOp* create(int fd, void* data, std::size_t size, Handler&& handler) {
+    Allocator allocator;
+    RecvOp* op = allocator.allocate(1);
+    return new (op) RecvOp(fd, data, size, std::move(handler));
+  }
+  static void destroy(RecvOp* op) {
+    op->~RecvOp();
+    Allocator allocator;
+    allocator.deallocate(op, 1);
+  }
+
+ private:
+  int fd_;
+  void* data_;
+  std::size_t size_;
+  Handler handler_;
+};
+
+struct Initiate {
+  template <typename Handler>
+  void operator()(Handler&& handler, ad::epoll_reactor* reactor,
+                  boost::asio::ip::tcp::socket* socket, boost::asio::mutable_buffer buffer) const {
+    auto& impl = SocketAccess::implementation(*socket);
+    boost::system::error_code ec;
+    if (buffer.size() == 0 || impl.socket_ == ad::invalid_socket ||
+        ((impl.state_ & ad::socket_ops::internal_non_blocking) == 0 &&
+         !ad::socket_ops::set_internal_non_blocking(impl.socket_, impl.state_, true, ec))) {
+      // Nothing to read into, a closed socket, or one that cannot be made non-blocking: answer
+      // through the executor, never inline.
+      if (!ec && impl.socket_ == ad::invalid_socket) ec = boost::asio::error::bad_descriptor;
+      boost::asio::post(socket->get_executor(), [h = std::forward<Handler>(handler), ec]() mutable {
+        std::move(h)(ec, std::size_t{0});
+      });
+      return;
+    }
+    auto* op = RecvOp<std::decay_t<Handler>>::create(impl.socket_, buffer.data(), buffer.size(),
+                                                     std::forward<Handler>(handler));
+    reactor->start_op(ad::epoll_reactor::read_op, impl.socket_, impl.reactor_data_, op,
+                      /*is_continuation=*/true, /*allow_speculative=*/true);
+  }
+};
+
+}  // namespace socket_io_detail
+
+/// The reactor of the io_context `socket` runs on, for asyncReadSome(). A lookup by type name
+/// under a lock: do it once per connection, not per read.
+inline boost::asio::detail::epoll_reactor& socketReactor(boost::asio::ip::tcp::socket& socket) {
+  return boost::asio::use_service<boost::asio::detail::epoll_reactor>(
+      boost::asio::query(socket.get_executor(), boost::asio::execution::context));
+}
+
+/// socket.async_read_some(buffer, token), completing with (error_code, bytes); `reactor` is
+/// socketReactor(socket). Cancelled by socket.cancel() and close() like any socket operation;
+/// per-operation cancellation slots are not supported (the proxy cancels through TimeoutSlot,
+/// which cancels the socket).
+template <typename Token>
+auto asyncReadSome(boost::asio::detail::epoll_reactor& reactor,
+                   boost::asio::ip::tcp::socket& socket, boost::asio::mutable_buffer buffer,
+                   Token&& token) {
+  return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+      socket_io_detail::Initiate{}, token, &reactor, &socket, buffer);
+}
+
+/// Writes as much of `bufs` as the socket takes now — one sendmsg, no trip through the event
+/// loop — and advances `bufs` past what was written. A request or response that fits the
+/// socket's buffer (nearly all) goes out whole (asio::buffer_size(bufs) == 0); the caller
+/// awaits async_write for any rest. A full socket buffer is not an error. The socket must be
+/// non-blocking.
+template <std::size_t N>
+boost::system::error_code sendNow(boost::asio::ip::tcp::socket& socket,
+                                  std::array<boost::asio::const_buffer, N>& bufs) {
+  std::array<iovec, N> iov;
+  for (std::size_t i = 0; i < N; ++i) {
+    iov[i].iov_base = const_cast<void*>(bufs[i].data());
+    iov[i].iov_len = bufs[i].size();
+  }
+  msghdr msg{};
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = N;
+  ssize_t n;
+  do {
+    n = socket_io_detail::sendmsgRaw(socket.native_handle(), &msg);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return {};
+    return boost::system::error_code(errno, boost::asio::error::get_system_category());
+  }
+  std::size_t sent = static_cast<std::size_t>(n);
+  for (auto& b : bufs) {
+    const std::size_t k = b.size() < sent ? b.size() : sent;
+    b += k;
+    sent -= k;
+  }
+  return {};
+}
+
+}  // namespace tessera::mesh::proxy
