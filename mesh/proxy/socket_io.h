@@ -132,6 +132,26 @@ class RecvOp : public ad::reactor_op {
   Handler handler_;
 };
 
+// Per-operation cancellation (a cancellation slot bound to the handler, as awaitable operators
+// use): cancels this read only, like Asio's own socket operations.
+class ReadCancellation {
+ public:
+  ReadCancellation(ad::epoll_reactor* reactor, ad::epoll_reactor::per_descriptor_data* data, int fd)
+      : reactor_(reactor), data_(data), fd_(fd) {}
+  void operator()(boost::asio::cancellation_type_t type) {
+    if (!!(type &
+           (boost::asio::cancellation_type::terminal | boost::asio::cancellation_type::partial |
+            boost::asio::cancellation_type::total))) {
+      reactor_->cancel_ops_by_key(fd_, *data_, ad::epoll_reactor::read_op, this);
+    }
+  }
+
+ private:
+  ad::epoll_reactor* reactor_;
+  ad::epoll_reactor::per_descriptor_data* data_;
+  int fd_;
+};
+
 struct Initiate {
   template <typename Handler>
   void operator()(Handler&& handler, ad::epoll_reactor* reactor,
@@ -149,8 +169,13 @@ struct Initiate {
       });
       return;
     }
+    auto slot = boost::asio::get_associated_cancellation_slot(handler);
     auto* op = RecvOp<std::decay_t<Handler>>::create(impl.socket_, buffer.data(), buffer.size(),
                                                      std::forward<Handler>(handler));
+    if (slot.is_connected()) {
+      op->cancellation_key_ =
+          &slot.template emplace<ReadCancellation>(reactor, &impl.reactor_data_, impl.socket_);
+    }
     reactor->start_op(ad::epoll_reactor::read_op, impl.socket_, impl.reactor_data_, op,
                       /*is_continuation=*/true, /*allow_speculative=*/true);
   }
@@ -166,9 +191,8 @@ inline boost::asio::detail::epoll_reactor& socketReactor(boost::asio::ip::tcp::s
 }
 
 /// socket.async_read_some(buffer, token), completing with (error_code, bytes); `reactor` is
-/// socketReactor(socket). Cancelled by socket.cancel() and close() like any socket operation;
-/// per-operation cancellation slots are not supported (the proxy cancels through TimeoutSlot,
-/// which cancels the socket).
+/// socketReactor(socket). Cancelled like Asio's own read: socket.cancel(), close(), or a
+/// cancellation slot bound to the token.
 template <typename Token>
 auto asyncReadSome(boost::asio::detail::epoll_reactor& reactor,
                    boost::asio::ip::tcp::socket& socket, boost::asio::mutable_buffer buffer,

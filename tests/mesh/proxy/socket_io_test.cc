@@ -6,6 +6,8 @@
 #include <sys/ioctl.h>
 
 #include <array>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
@@ -159,6 +161,32 @@ TEST_F(SocketIoTest, CancellingTheSocketAbortsAPendingRead) {
   local_.cancel();
   ASSERT_TRUE(runUntil(r));
   EXPECT_EQ(r->ec, asio::error::operation_aborted);
+}
+
+// A cancellation slot bound to the handler cancels this read only (awaitable operators rely
+// on that to stop the losing branch).
+TEST_F(SocketIoTest, ACancellationSignalAbortsThatReadOnly) {
+  asio::cancellation_signal signal;
+  std::optional<ReadResult> r;
+  buffer_.assign(64, '\0');
+  asyncReadSome(
+      socketReactor(local_), local_, asio::buffer(buffer_),
+      asio::bind_cancellation_slot(signal.slot(), [&r](boost::system::error_code ec, std::size_t) {
+        r = ReadResult{ec, {}};
+      }));
+  io_.restart();
+  io_.poll();
+  ASSERT_FALSE(r.has_value());
+  signal.emit(asio::cancellation_type::terminal);
+  ASSERT_TRUE(runUntil(r));
+  EXPECT_EQ(r->ec, asio::error::operation_aborted);
+
+  // The socket is still usable: the next read gets the next bytes.
+  std::optional<ReadResult> next;
+  startRead(64, next);
+  send("after");
+  ASSERT_TRUE(runUntil(next));
+  EXPECT_EQ(next->data, "after");
 }
 
 TEST_F(SocketIoTest, AClosedSocketAnswersBadDescriptorThroughTheExecutor) {
