@@ -1,18 +1,22 @@
 // The proxy's data-path socket calls: the two system calls a proxied request costs on each
 // side, and nothing more.
 //
-// asyncReadSome() is Asio's socket async_read_some minus a wasted recv() per read. Asio's epoll
-// reactor registers every socket edge-triggered and tries a read at once ("speculatively") when
-// the socket may hold data: it notes that after any EPOLLIN event and forgets it only when a read
-// returns end of stream (Boost 1.81). A request/response proxy reads every message after having
-// drained the socket, so each speculative attempt fails with EAGAIN: two wasted recv() calls per
-// proxied request, measured at 4 recvfrom per request against nginx's 2 (docs/benchmarks.md).
-// This operation reports a short read — fewer bytes than the buffer holds: the socket is empty —
-// as "exhausted", so the reactor waits for the next EPOLLIN edge instead of trying. That edge
-// cannot be missed: with EPOLLET every arrival of data queues an event, and an event that
-// arrives while no read is queued sets the reactor's flag again. This is nginx's readiness rule
-// (a short read clears `ready`). The operation plugs into Asio's reactor through its detail
-// interface (reactor_op, epoll_reactor::start_op), pinned by the Boost version check below.
+// asyncReadSome() is Asio's socket async_read_some minus a wasted recv() where that is safe.
+// Asio's epoll reactor registers every socket edge-triggered and tries a read at once
+// ("speculatively") when the socket may hold data: it notes that after any EPOLLIN event and
+// forgets it only when a read returns end of stream (Boost 1.81). So the read of an upstream's
+// response, started right after sending the request, always failed with EAGAIN first: a wasted
+// recv() per proxied request. This operation reports a short read — fewer bytes than the
+// buffer holds — as "exhausted", so the reactor waits for the next EPOLLIN edge instead.
+//
+// That is safe only for a read whose data must come as a new arrival: the answer to something
+// just sent (ReadStart::kAfterRequest). A short read can also have taken the peer's FIN with
+// the data, and a FIN taken that way produces no further event: a read that waits for an edge
+// after it would never see end of stream. Every other read (ReadStart::kTryNow) calls recv()
+// first, whatever the reactor thinks, and waits only on EAGAIN — what Asio's own read does.
+// nginx avoids that recv() with EPOLLRDHUP, which Asio does not register. The operation plugs
+// into Asio's reactor through its detail interface (reactor_op, epoll_reactor::start_op),
+// pinned by the Boost version check below.
 //
 // sendNow() writes what the socket takes at once, without a trip through the event loop.
 //
@@ -49,6 +53,13 @@
 #endif
 
 namespace tessera::mesh::proxy {
+
+/// How asyncReadSome() starts (see the top of this file).
+enum class ReadStart {
+  kTryNow,        // recv() at once; wait only if it finds nothing. Sees a taken FIN.
+  kAfterRequest,  // only for the answer to what was just sent: skip the recv() that would fail
+};
+
 namespace socket_io_detail {
 
 namespace ad = boost::asio::detail;
@@ -73,15 +84,19 @@ template <typename Handler>
 class RecvOp : public ad::reactor_op {
  public:
   RecvOp(int fd, void* data, std::size_t size, Handler&& handler)
-      : ad::reactor_op(boost::system::error_code(), &RecvOp::perform, &RecvOp::complete),
+      : ad::reactor_op(boost::system::error_code(), &RecvOp::doPerform, &RecvOp::doComplete),
         fd_(fd),
         data_(data),
         size_(size),
         handler_(std::move(handler)) {}
 
  private:
-  static status perform(ad::reactor_op* base) {
+  static status doPerform(ad::reactor_op* base) {
     auto* op = static_cast<RecvOp*>(base);
+    if (op->skipNextRecv_) {
+      op->skipNextRecv_ = false;
+      return not_done;
+    }
     for (;;) {
       const ssize_t n = recvRaw(op->fd_, op->data_, op->size_);
       if (n > 0) {
@@ -100,8 +115,8 @@ class RecvOp : public ad::reactor_op {
   }
 
   // owner == nullptr: the io_context is being destroyed; free without calling the handler.
-  static void complete(void* owner, ad::operation* base, const boost::system::error_code&,
-                       std::size_t) {
+  static void doComplete(void* owner, ad::operation* base, const boost::system::error_code&,
+                         std::size_t) {
     auto* op = static_cast<RecvOp*>(base);
     Handler handler(std::move(op->handler_));
     const boost::system::error_code ec = op->ec_;
@@ -130,6 +145,11 @@ class RecvOp : public ad::reactor_op {
   void* data_;
   std::size_t size_;
   Handler handler_;
+
+ public:
+  // Set after a recv() that found nothing, right before start_op(): the reactor would try the
+  // same recv() again at once.
+  bool skipNextRecv_ = false;
 };
 
 // Per-operation cancellation (a cancellation slot bound to the handler, as awaitable operators
@@ -155,7 +175,8 @@ class ReadCancellation {
 struct Initiate {
   template <typename Handler>
   void operator()(Handler&& handler, ad::epoll_reactor* reactor,
-                  boost::asio::ip::tcp::socket* socket, boost::asio::mutable_buffer buffer) const {
+                  boost::asio::ip::tcp::socket* socket, boost::asio::mutable_buffer buffer,
+                  ReadStart start) const {
     auto& impl = SocketAccess::implementation(*socket);
     boost::system::error_code ec;
     if (buffer.size() == 0 || impl.socket_ == ad::invalid_socket ||
@@ -176,8 +197,19 @@ struct Initiate {
       op->cancellation_key_ =
           &slot.template emplace<ReadCancellation>(reactor, &impl.reactor_data_, impl.socket_);
     }
+    if (start == ReadStart::kTryNow) {
+      if (op->perform() != ad::reactor_op::not_done) {
+        reactor->post_immediate_completion(op, /*is_continuation=*/true);
+        return;
+      }
+      op->skipNextRecv_ = true;
+    }
     reactor->start_op(ad::epoll_reactor::read_op, impl.socket_, impl.reactor_data_, op,
                       /*is_continuation=*/true, /*allow_speculative=*/true);
+    // The reactor tried at once (and the flag spared that recv) or queued the operation for the
+    // next edge: either way the next attempt must read. The operation is still ours here: it
+    // completes only from the scheduler, on this thread, later.
+    op->skipNextRecv_ = false;
   }
 };
 
@@ -191,14 +223,17 @@ inline boost::asio::detail::epoll_reactor& socketReactor(boost::asio::ip::tcp::s
 }
 
 /// socket.async_read_some(buffer, token), completing with (error_code, bytes); `reactor` is
-/// socketReactor(socket). Cancelled like Asio's own read: socket.cancel(), close(), or a
-/// cancellation slot bound to the token.
+/// socketReactor(socket), `start` as above. The io_context must be run by one thread (the
+/// proxy's workers are). Cancelled like Asio's own read: socket.cancel(),
+/// close(), or a cancellation slot bound to the token. Do not mix with Asio's own reads on one
+/// socket: after this operation's short read the reactor skips the speculative recv() they rely
+/// on.
 template <typename Token>
 auto asyncReadSome(boost::asio::detail::epoll_reactor& reactor,
                    boost::asio::ip::tcp::socket& socket, boost::asio::mutable_buffer buffer,
-                   Token&& token) {
+                   ReadStart start, Token&& token) {
   return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-      socket_io_detail::Initiate{}, token, &reactor, &socket, buffer);
+      socket_io_detail::Initiate{}, token, &reactor, &socket, buffer, start);
 }
 
 /// Writes as much of `bufs` as the socket takes now — one sendmsg, no trip through the event

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "common/logging.h"
-#include "mesh/proxy/socket_io.h"
 
 namespace tessera::mesh::proxy {
 
@@ -55,9 +54,8 @@ struct Pipe {
 net::awaitable<void> pump(tcp::socket& from, tcp::socket& to, Pipe& pipe, std::size_t bufferBytes,
                           std::atomic<uint64_t>& counter) {
   std::vector<char> buffer(bufferBytes);
-  auto& reactor = socketReactor(from);
   while (true) {
-    auto [ec, n] = co_await asyncReadSome(reactor, from, net::buffer(buffer), kTuple);
+    auto [ec, n] = co_await from.async_read_some(net::buffer(buffer), kTuple);
     if (n > 0) {
       pipe.lastActivity = Clock::now();
       auto [wec, written] = co_await net::async_write(to, net::buffer(buffer.data(), n), kTuple);

@@ -1,6 +1,8 @@
 // tessera-proxy as a real process in front of real in-test backends: forwarding, local
 // answers, weighted and sticky splits, keep-alive and connection reuse, body framing.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -390,6 +392,127 @@ TEST_F(ProxyHttpTest, ExpectContinueIsAnswered) {
   ASSERT_TRUE(req);
   EXPECT_EQ(req->body, "hello");
   EXPECT_EQ(req->headers.count("expect"), 0u);
+}
+
+// Reads from `s` until the peer closes or 10 s pass; `closed` tells which.
+std::string readUntilClose(boost::asio::ip::tcp::socket& s, bool& closed) {
+  timeval tv{10, 0};
+  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string got;
+  char buf[65536];
+  closed = false;
+  while (true) {
+    boost::system::error_code ec;
+    size_t n = s.read_some(boost::asio::buffer(buf), ec);
+    got.append(buf, n);
+    if (ec == boost::asio::error::eof) closed = true;
+    if (ec) return got;
+  }
+}
+
+// A client that sends its last request and its FIN in one go (`printf ... | nc -N`) gets the
+// answer and then the proxy's close at once, not after the idle timeout (60 s): the FIN came
+// with the request, so no later event announces it. The second request on a kept-alive
+// connection is the case where the proxy is already waiting when both arrive.
+TEST_F(ProxyHttpTest, AClientThatHalfClosesAfterItsRequestIsAnsweredAndClosedAtOnce) {
+  auto proxy = ProxyProcess::start(config());
+  ASSERT_TRUE(proxy);
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket s(io);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), port_});
+  const std::string request = "GET /a/1 HTTP/1.1\r\nHost: x\r\n\r\n";
+  boost::asio::write(s, boost::asio::buffer(request));
+  // The first answer, whole: its head, then as many body bytes as Content-Length says.
+  boost::asio::streambuf first;
+  const size_t headEnd = boost::asio::read_until(s, first, "\r\n\r\n");
+  std::string head(boost::asio::buffers_begin(first.data()),
+                   boost::asio::buffers_begin(first.data()) + static_cast<long>(headEnd));
+  ASSERT_EQ(head.rfind("HTTP/1.1 200", 0), 0u) << head;
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const size_t at = head.find("content-length: ");
+  ASSERT_NE(at, std::string::npos) << head;
+  const size_t length = std::stoul(head.substr(at + 16));
+  if (first.size() - headEnd < length) {
+    boost::asio::read(s, first, boost::asio::transfer_exactly(length - (first.size() - headEnd)));
+  }
+  // Corked, the request and the FIN leave as one segment: they always arrive together.
+  int one = 1;
+  ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_CORK, &one, sizeof one);
+  boost::asio::write(s, boost::asio::buffer(request));
+  s.shutdown(boost::asio::ip::tcp::socket::shutdown_send);
+  bool closed = false;
+  const auto start = std::chrono::steady_clock::now();
+  std::string got = readUntilClose(s, closed);
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+  EXPECT_TRUE(closed) << "the proxy kept the half-closed connection open";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+// An upstream that frames its body by closing the connection (no Content-Length, no chunked),
+// sending head, body and FIN in one go: the proxy relays the whole body and ends the client's
+// response by closing. The FIN comes with the last bytes, so no later event announces it.
+TEST_F(ProxyHttpTest, ABodyThatEndsWithTheUpstreamsCloseIsRelayedWhole) {
+  boost::asio::io_context backendIo;
+  boost::asio::ip::tcp::acceptor acceptor(backendIo,
+                                          {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const uint16_t backendPort = acceptor.local_endpoint().port();
+  const std::string body(3000, 'z');
+  std::thread backend([&] {
+    for (int i = 0; i < 3; ++i) {
+      boost::system::error_code ec;
+      boost::asio::ip::tcp::socket c(backendIo);
+      acceptor.accept(c, ec);
+      if (ec) return;
+      boost::asio::streambuf head;
+      boost::asio::read_until(c, head, "\r\n\r\n", ec);
+      std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body;
+      int one = 1;  // corked: head, body and FIN leave as one segment
+      ::setsockopt(c.native_handle(), IPPROTO_TCP, TCP_CORK, &one, sizeof one);
+      boost::asio::write(c, boost::asio::buffer(reply), ec);
+      c.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
+      c.close(ec);
+    }
+  });
+  struct StopBackend {
+    boost::asio::ip::tcp::acceptor& acceptor;
+    std::thread& thread;
+    ~StopBackend() {
+      ::shutdown(acceptor.native_handle(), SHUT_RDWR);  // wakes a blocked accept()
+      thread.join();
+    }
+  } stopBackend{acceptor, backend};
+  auto proxy = ProxyProcess::start(R"(version: "1"
+listeners:
+- {name: main, address: 127.0.0.1, port: )" +
+                                   std::to_string(port_) +
+                                   R"(, routeTable: main}
+routeTables:
+- name: main
+  routes:
+  - {name: all, forward: {cluster: closer}}
+clusters:
+- name: closer
+  endpoints: [{address: 127.0.0.1, port: )" +
+                                   std::to_string(backendPort) +
+                                   R"(}]
+)");
+  ASSERT_TRUE(proxy);
+  for (int i = 0; i < 3; ++i) {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket s(io);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), port_});
+    boost::asio::write(s, boost::asio::buffer(std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
+    bool closed = false;
+    const auto start = std::chrono::steady_clock::now();
+    std::string got = readUntilClose(s, closed);
+    EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+    EXPECT_GE(got.size(), body.size()) << got;
+    if (got.size() >= body.size()) {
+      EXPECT_EQ(got.substr(got.size() - body.size()), body) << "round " << i;
+    }
+    EXPECT_TRUE(closed) << "round " << i;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << "round " << i;
+  }
 }
 
 TEST_F(ProxyHttpTest, MalformedRequestGets400) {
