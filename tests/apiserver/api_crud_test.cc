@@ -2,6 +2,7 @@
 // the status subresource, selectors, pagination, tokens, audit and the operational endpoints.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <thread>
 
@@ -139,19 +140,21 @@ TEST_F(ApiCrudTest, TwoConcurrentUpdatesGiveExactlyOneConflict) {
   auto o = admin().post(cells(), cellJson("race-1")).json();
   for (int round = 0; round < 10; ++round) {
     std::atomic<int> ok{0}, conflict{0};
+    std::array<std::string, 2> answers;  // status and body of each, for a failure message
     std::vector<std::thread> ts;
     for (int i = 0; i < 2; ++i) {
       ts.emplace_back([&, i] {
         auto body = o;
         body.as_object()["spec"].as_object()["region"] = "r" + std::to_string(round * 2 + i);
         auto r = admin().put(cells() + "/race-1", json::serialize(body));
+        answers[static_cast<size_t>(i)] = std::to_string(r.status) + " " + r.body;
         if (r.status == 200) ++ok;
         if (r.status == 409) ++conflict;
       });
     }
     for (auto& t : ts) t.join();
-    ASSERT_EQ(ok.load(), 1) << "round " << round;
-    ASSERT_EQ(conflict.load(), 1) << "round " << round;
+    ASSERT_EQ(ok.load(), 1) << "round " << round << ": " << answers[0] << " | " << answers[1];
+    ASSERT_EQ(conflict.load(), 1) << "round " << round << ": " << answers[0] << " | " << answers[1];
     o = admin().get(cells() + "/race-1").json();
   }
 }
