@@ -1,5 +1,5 @@
-// The proxy's data-path socket calls: the two system calls a proxied request costs on each
-// side, and nothing more.
+// The proxy's data-path socket calls, with as few system calls per request as Asio's reactor
+// allows: 3 recv() (one of them finding nothing) and 2 sendmsg() per proxied request.
 //
 // asyncReadSome() is Asio's socket async_read_some minus a wasted recv() where that is safe.
 // Asio's epoll reactor registers every socket edge-triggered and tries a read at once
@@ -13,7 +13,8 @@
 // just sent (ReadStart::kAfterRequest). A short read can also have taken the peer's FIN with
 // the data, and a FIN taken that way produces no further event: a read that waits for an edge
 // after it would never see end of stream. Every other read (ReadStart::kTryNow) calls recv()
-// first, whatever the reactor thinks, and waits only on EAGAIN — what Asio's own read does.
+// first, whatever the reactor thinks, and waits only on EAGAIN — like Asio's own read, minus
+// the second identical recv() the reactor would make at once.
 // nginx avoids that recv() with EPOLLRDHUP, which Asio does not register. The operation plugs
 // into Asio's reactor through its detail interface (reactor_op, epoll_reactor::start_op),
 // pinned by the Boost version check below.
