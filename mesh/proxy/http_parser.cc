@@ -68,6 +68,10 @@ ParseStatus parseHeaders(const char* start, const char* p, const char* end, Mess
   out.connectionKeepAlive = false;
   out.upgrade = false;
   out.connectionTokens = {};
+  if (request != nullptr) {
+    request->host = {};
+    request->expectContinue = false;
+  }
   bool sawContentLength = false;
   bool sawTransferEncoding = false;
   bool sawHost = false;
@@ -211,8 +215,6 @@ ParseStatus parseRequestHead(const char* data, size_t len, RequestHead& out) {
   size_t q = out.target.find('?');
   out.path = out.target.substr(0, q);
   out.query = q == std::string_view::npos ? std::string_view() : out.target.substr(q + 1);
-  out.host = {};
-  out.expectContinue = false;
   return parseHeaders(data, lineEnd + 2, end, out, &out);
 }
 

@@ -84,6 +84,20 @@ struct SocketAccess : boost::asio::ip::tcp::socket {
 template <typename Handler>
 class RecvOp : public ad::reactor_op {
  public:
+  // Operations come from Asio's per-thread recycling allocator, like its own: no malloc() per
+  // read on the hot path.
+  using Allocator = boost::asio::recycling_allocator<RecvOp>;
+  static RecvOp* create(int fd, void* data, std::size_t size, Handler&& handler) {
+    Allocator allocator;
+    RecvOp* op = allocator.allocate(1);
+    return new (op) RecvOp(fd, data, size, std::move(handler));
+  }
+
+  // Set after a recv() that found nothing, right before start_op(): the reactor would try the
+  // same recv() again at once.
+  bool skipNextRecv_ = false;
+
+ private:
   RecvOp(int fd, void* data, std::size_t size, Handler&& handler)
       : ad::reactor_op(boost::system::error_code(), &RecvOp::doPerform, &RecvOp::doComplete),
         fd_(fd),
@@ -91,7 +105,12 @@ class RecvOp : public ad::reactor_op {
         size_(size),
         handler_(std::move(handler)) {}
 
- private:
+  static void destroy(RecvOp* op) {
+    op->~RecvOp();
+    Allocator allocator;
+    allocator.deallocate(op, 1);
+  }
+
   static status doPerform(ad::reactor_op* base) {
     auto* op = static_cast<RecvOp*>(base);
     if (op->skipNextRecv_) {
@@ -126,31 +145,10 @@ class RecvOp : public ad::reactor_op {
     if (owner != nullptr) std::move(handler)(ec, n);
   }
 
- public:
-  // Operations come from Asio's per-thread recycling allocator, like its own: no malloc() per
-  // read on the hot path.
-  using Allocator = boost::asio::recycling_allocator<RecvOp>;
-  static RecvOp* create(int fd, void* data, std::size_t size, Handler&& handler) {
-    Allocator allocator;
-    RecvOp* op = allocator.allocate(1);
-    return new (op) RecvOp(fd, data, size, std::move(handler));
-  }
-  static void destroy(RecvOp* op) {
-    op->~RecvOp();
-    Allocator allocator;
-    allocator.deallocate(op, 1);
-  }
-
- private:
   int fd_;
   void* data_;
   std::size_t size_;
   Handler handler_;
-
- public:
-  // Set after a recv() that found nothing, right before start_op(): the reactor would try the
-  // same recv() again at once.
-  bool skipNextRecv_ = false;
 };
 
 // Per-operation cancellation (a cancellation slot bound to the handler, as awaitable operators

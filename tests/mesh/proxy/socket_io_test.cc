@@ -63,6 +63,14 @@ class SocketIoTest : public ::testing::Test {
 
   void send(const std::string& s) { asio::write(peer_, asio::buffer(s)); }
 
+  // Runs the reactor once without waiting, with no read queued: it takes the sockets' pending
+  // epoll events as the proxy's worker does while it is busy with another socket.
+  void collectEvents() {
+    auto guard = asio::make_work_guard(io_);
+    io_.restart();
+    io_.poll();
+  }
+
   std::size_t pendingBytes() {
     int n = 0;
     EXPECT_EQ(::ioctl(local_.native_handle(), FIONREAD, &n), 0);
@@ -107,10 +115,7 @@ TEST_F(SocketIoTest, DataThatArrivedWhileNoReadWasQueuedIsRead) {
   send("two");
   ASSERT_TRUE(testing::waitFor([&] { return pendingBytes() == 3; }));
   // Let the reactor collect the EPOLLIN event with nothing queued on the socket.
-  auto guard = asio::make_work_guard(io_);
-  io_.restart();
-  io_.poll();
-  guard.reset();
+  collectEvents();
 
   std::optional<ReadResult> second;
   startRead(4096, second);
@@ -126,10 +131,7 @@ TEST_F(SocketIoTest, AFullBufferLeavesTheRestReadableWithoutANewArrival) {
   ASSERT_TRUE(testing::waitFor([&] { return pendingBytes() == 20; }));
   // Consume the arrival's EPOLLIN event first, so that no event is left to rescue a second
   // read that wrongly waits for one.
-  auto guard = asio::make_work_guard(io_);
-  io_.restart();
-  io_.poll();
-  guard.reset();
+  collectEvents();
   std::string got;
   for (int i = 0; i < 2; ++i) {
     std::optional<ReadResult> r;
@@ -163,10 +165,7 @@ TEST_F(SocketIoTest, AFinTakenWithTheLastDataIsSeenOnlyByAReadThatTriesFirst) {
   ASSERT_TRUE(testing::waitFor([&] { return ::poll(&pfd, 1, 0) == 1; })) << "no FIN arrived";
   // The reactor collects the one event for data and FIN while no read is queued (the proxy
   // was busy elsewhere); then a read takes both.
-  auto guard = asio::make_work_guard(io_);
-  io_.restart();
-  io_.poll();
-  guard.reset();
+  collectEvents();
   std::optional<ReadResult> data;
   startRead(4096, data, ReadStart::kAfterRequest);
   ASSERT_TRUE(runUntil(data));
