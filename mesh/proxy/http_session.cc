@@ -201,8 +201,7 @@ asio::awaitable<PumpResult> pumpBody(asio::detail::epoll_reactor& reactor, tcp::
     if (fromSlot.fired()) co_return PumpResult::kReadFailed;
     size_t got = 0;
     char* p = buf.prepare(kReadChunk, got);
-    auto [ec, n] =
-        co_await asyncReadSome(reactor, from, asio::buffer(p, got), ReadStart::kTryNow, kTuple);
+    auto [ec, n] = co_await asyncReadSome(reactor, from, asio::buffer(p, got), kTuple);
     if (ec) {
       if (kind == BodyKind::kUntilClose && ec == asio::error::eof) co_return PumpResult::kDone;
       co_return PumpResult::kReadFailed;
@@ -324,8 +323,7 @@ asio::awaitable<void> HttpSession::run() {
       if (slot_.fired()) break;
       size_t got = 0;
       char* p = in_.prepare(4096, got);
-      auto [ec, n] = co_await asyncReadSome(reactor_, socket_, asio::buffer(p, got),
-                                            ReadStart::kTryNow, kTuple);
+      auto [ec, n] = co_await asyncReadSome(reactor_, socket_, asio::buffer(p, got), kTuple);
       if (ec) break;
       in_.commit(n);
     }
@@ -559,11 +557,8 @@ asio::awaitable<void> HttpSession::run() {
             }
             size_t got = 0;
             char* p = uc->buffer.prepare(kReadChunk, got);
-            // The first read waits for the answer to the request just sent (no recv() that
-            // would fail); later ones may follow a short read that took the upstream's FIN.
-            auto [ec, n] = co_await asyncReadSome(
-                reactor_, uc->socket, asio::buffer(p, got),
-                anyBytes ? ReadStart::kTryNow : ReadStart::kAfterRequest, kTuple);
+            auto [ec, n] =
+                co_await asyncReadSome(reactor_, uc->socket, asio::buffer(p, got), kTuple);
             if (ec) {
               timedOut = uc->slot.fired();
               break;

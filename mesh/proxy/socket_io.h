@@ -1,23 +1,27 @@
-// The proxy's data-path socket calls, with as few system calls per request as Asio's reactor
-// allows: 3 recv() (one of them finding nothing) and 2 sendmsg() per proxied request.
+// The proxy's data-path socket calls, with as few system calls per request as nginx makes:
+// 2 recv() and 2 sendmsg() per proxied request on kept-alive connections.
 //
-// asyncReadSome() is Asio's socket async_read_some minus a wasted recv() where that is safe.
-// Asio's epoll reactor registers every socket edge-triggered and tries a read at once
-// ("speculatively") when the socket may hold data: it notes that after any EPOLLIN event and
-// forgets it only when a read returns end of stream (Boost 1.81). So the read of an upstream's
-// response, started right after sending the request, always failed with EAGAIN first: a wasted
-// recv() per proxied request. This operation reports a short read — fewer bytes than the
-// buffer holds — as "exhausted", so the reactor waits for the next EPOLLIN edge instead.
+// asyncReadSome() is Asio's socket async_read_some minus the recv() that would find nothing.
+// Asio's epoll reactor registers every socket edge-triggered and keeps, per socket, a "may hold
+// data" flag: set by every epoll event, cleared when a read reports the socket "exhausted"; a
+// read starts with recv() only while the flag is set, otherwise it waits for the next event.
+// Asio's own read calls a socket exhausted only at end of stream (Boost 1.81), so each read
+// after an answer was sent started with a recv() that failed with EAGAIN: one per request on
+// the client side, one per request on the upstream side.
 //
-// That is safe only for a read whose data must come as a new arrival: the answer to something
-// just sent (ReadStart::kAfterRequest). A short read can also have taken the peer's FIN with
-// the data, and a FIN taken that way produces no further event: a read that waits for an edge
-// after it would never see end of stream. Every other read (ReadStart::kTryNow) calls recv()
-// first, whatever the reactor thinks, and waits only on EAGAIN — like Asio's own read, minus
-// the second identical recv() the reactor would make at once.
-// nginx avoids that recv() with EPOLLRDHUP, which Asio does not register. The operation plugs
-// into Asio's reactor through its detail interface (reactor_op, epoll_reactor::start_op),
-// pinned by the Boost version check below.
+// This operation also calls a short read — fewer bytes than the buffer holds — exhausted, as
+// nginx does, but only when it knows the peer's FIN was not taken with the data: a FIN that
+// came in the same event as the data is read away silently, and no later event would announce
+// the end of the stream to a read that waits for one. So the operation registers EPOLLRDHUP
+// for the socket (once, on its first read) and looks at the events of the socket's latest
+// epoll report, which the reactor keeps: a report taken after the FIN came carries EPOLLRDHUP
+// (the flag stays up once the FIN is in), and a FIN that comes after the latest report makes
+// another report, which sets the reactor's flag again. A short read with EPOLLRDHUP (or
+// EPOLLHUP, EPOLLERR) seen is not exhausted: the next read tries recv() and gets end of stream.
+//
+// The operation plugs into Asio's reactor through its detail interface (reactor_op,
+// epoll_reactor::start_op) and three of its private members (below), pinned by the Boost
+// version check.
 //
 // sendNow() writes what the socket takes at once, without a trip through the event loop.
 //
@@ -29,6 +33,7 @@
 // Include this header in .cc files of the data path only.
 #pragma once
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -46,6 +51,7 @@
 #include <boost/version.hpp>
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 
 #if BOOST_VERSION / 100 != 1081 || !defined(BOOST_ASIO_HAS_EPOLL) || \
@@ -54,12 +60,6 @@
 #endif
 
 namespace tessera::mesh::proxy {
-
-/// How asyncReadSome() starts (see the top of this file).
-enum class ReadStart {
-  kTryNow,        // recv() at once; wait only if it finds nothing. Sees a taken FIN.
-  kAfterRequest,  // only for the answer to what was just sent: skip the recv() that would fail
-};
 
 namespace socket_io_detail {
 
@@ -81,25 +81,77 @@ struct SocketAccess : boost::asio::ip::tcp::socket {
   }
 };
 
+// Three private members of the reactor. Access is not checked for the names in an explicit
+// instantiation ([temp.spec.general]/6), so the instantiation of Member below hands out
+// pointers to them through get().
+//   epoll_fd_          the reactor's epoll instance, to add EPOLLRDHUP to a registration;
+//   registered_events_ what the reactor registered for the socket: it re-registers that set
+//                      whenever it adds EPOLLOUT, so EPOLLRDHUP must be in it to stay;
+//   task_result_       the events of the socket's latest epoll report (the reactor sets it
+//                      for every report and passes it on to perform_io()).
+using DescriptorState = ad::epoll_reactor::descriptor_state;
+struct EpollFd {
+  using type = int ad::epoll_reactor::*;
+  friend type get(EpollFd);
+};
+struct RegisteredEvents {
+  using type = std::uint32_t DescriptorState::*;
+  friend type get(RegisteredEvents);
+};
+struct ReportedEvents {
+  using type = unsigned int ad::scheduler_operation::*;
+  friend type get(ReportedEvents);
+};
+template <typename Tag, typename Tag::type kMember>
+struct Member {
+  friend typename Tag::type get(Tag) { return kMember; }
+};
+template struct Member<EpollFd, &ad::epoll_reactor::epoll_fd_>;
+template struct Member<RegisteredEvents, &DescriptorState::registered_events_>;
+template struct Member<ReportedEvents, &ad::scheduler_operation::task_result_>;
+
+inline unsigned int reportedEvents(const DescriptorState* state) {
+  // descriptor_state derives privately from the operation that holds the events; a C-style
+  // cast may name an inaccessible base.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-cstyle-cast,google-readability-casting)
+  return ((const ad::scheduler_operation*)state)->*get(ReportedEvents{});
+}
+
+// Adds EPOLLRDHUP to the socket's registration, once. Without it (a descriptor epoll does not
+// take) no short read is called exhausted: every read tries recv() first, as Asio's own do.
+inline void watchPeerClose(ad::epoll_reactor* reactor, DescriptorState* state, int fd) {
+  std::uint32_t& registered = state->*get(RegisteredEvents{});
+  if (registered == 0 || (registered & EPOLLRDHUP) != 0) return;
+  epoll_event ev{};
+  ev.events = registered | EPOLLRDHUP;
+  ev.data.ptr = state;
+  if (::epoll_ctl(reactor->*get(EpollFd{}), EPOLL_CTL_MOD, fd, &ev) == 0) registered = ev.events;
+}
+
+// True when a short read may call the socket empty: the peer's FIN is not in it.
+inline bool peerCloseUnseen(const DescriptorState* state) {
+  constexpr unsigned int kClosed = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+  return ((state->*get(RegisteredEvents{})) & EPOLLRDHUP) != 0 &&
+         (reportedEvents(state) & kClosed) == 0;
+}
+
 template <typename Handler>
 class RecvOp : public ad::reactor_op {
  public:
   // Operations come from Asio's per-thread recycling allocator, like its own: no malloc() per
   // read on the hot path.
   using Allocator = boost::asio::recycling_allocator<RecvOp>;
-  static RecvOp* create(int fd, void* data, std::size_t size, Handler&& handler) {
+  static RecvOp* create(const DescriptorState* state, int fd, void* data, std::size_t size,
+                        Handler&& handler) {
     Allocator allocator;
     RecvOp* op = allocator.allocate(1);
-    return new (op) RecvOp(fd, data, size, std::move(handler));
+    return new (op) RecvOp(state, fd, data, size, std::move(handler));
   }
 
-  // Set after a recv() that found nothing, right before start_op(): the reactor would try the
-  // same recv() again at once.
-  bool skipNextRecv_ = false;
-
  private:
-  RecvOp(int fd, void* data, std::size_t size, Handler&& handler)
+  RecvOp(const DescriptorState* state, int fd, void* data, std::size_t size, Handler&& handler)
       : ad::reactor_op(boost::system::error_code(), &RecvOp::doPerform, &RecvOp::doComplete),
+        state_(state),
         fd_(fd),
         data_(data),
         size_(size),
@@ -111,21 +163,22 @@ class RecvOp : public ad::reactor_op {
     allocator.deallocate(op, 1);
   }
 
+  // Called by the reactor, with the socket's registration locked: at the start of the read if
+  // the socket may hold data, else on its next epoll event.
   static status doPerform(ad::reactor_op* base) {
     auto* op = static_cast<RecvOp*>(base);
-    if (op->skipNextRecv_) {
-      op->skipNextRecv_ = false;
-      return not_done;
-    }
     for (;;) {
       const ssize_t n = recvRaw(op->fd_, op->data_, op->size_);
       if (n > 0) {
         op->bytes_transferred_ = static_cast<std::size_t>(n);
-        return op->bytes_transferred_ < op->size_ ? done_and_exhausted : done;
+        return op->bytes_transferred_ < op->size_ && peerCloseUnseen(op->state_)
+                   ? done_and_exhausted
+                   : done;
       }
       if (n == 0) {
+        // Not exhausted: a read after this one gets end of stream again at once.
         op->ec_ = boost::asio::error::eof;
-        return done_and_exhausted;
+        return done;
       }
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return not_done;
@@ -145,6 +198,7 @@ class RecvOp : public ad::reactor_op {
     if (owner != nullptr) std::move(handler)(ec, n);
   }
 
+  const DescriptorState* state_;
   int fd_;
   void* data_;
   std::size_t size_;
@@ -174,8 +228,7 @@ class ReadCancellation {
 struct Initiate {
   template <typename Handler>
   void operator()(Handler&& handler, ad::epoll_reactor* reactor,
-                  boost::asio::ip::tcp::socket* socket, boost::asio::mutable_buffer buffer,
-                  ReadStart start) const {
+                  boost::asio::ip::tcp::socket* socket, boost::asio::mutable_buffer buffer) const {
     auto& impl = SocketAccess::implementation(*socket);
     boost::system::error_code ec;
     if (buffer.size() == 0 || impl.socket_ == ad::invalid_socket ||
@@ -189,26 +242,17 @@ struct Initiate {
       });
       return;
     }
+    watchPeerClose(reactor, impl.reactor_data_, impl.socket_);
     auto slot = boost::asio::get_associated_cancellation_slot(handler);
-    auto* op = RecvOp<std::decay_t<Handler>>::create(impl.socket_, buffer.data(), buffer.size(),
-                                                     std::forward<Handler>(handler));
+    auto* op =
+        RecvOp<std::decay_t<Handler>>::create(impl.reactor_data_, impl.socket_, buffer.data(),
+                                              buffer.size(), std::forward<Handler>(handler));
     if (slot.is_connected()) {
       op->cancellation_key_ =
           &slot.template emplace<ReadCancellation>(reactor, &impl.reactor_data_, impl.socket_);
     }
-    if (start == ReadStart::kTryNow) {
-      if (op->perform() != ad::reactor_op::not_done) {
-        reactor->post_immediate_completion(op, /*is_continuation=*/true);
-        return;
-      }
-      op->skipNextRecv_ = true;
-    }
     reactor->start_op(ad::epoll_reactor::read_op, impl.socket_, impl.reactor_data_, op,
                       /*is_continuation=*/true, /*allow_speculative=*/true);
-    // The reactor tried at once (and the flag spared that recv) or queued the operation for the
-    // next edge: either way the next attempt must read. The operation is still ours here: it
-    // completes only from the scheduler, on this thread, later.
-    op->skipNextRecv_ = false;
   }
 };
 
@@ -222,17 +266,17 @@ inline boost::asio::detail::epoll_reactor& socketReactor(boost::asio::ip::tcp::s
 }
 
 /// socket.async_read_some(buffer, token), completing with (error_code, bytes); `reactor` is
-/// socketReactor(socket), `start` as above. The io_context must be run by one thread (the
-/// proxy's workers are). Cancelled like Asio's own read: socket.cancel(),
-/// close(), or a cancellation slot bound to the token. Do not mix with Asio's own reads on one
-/// socket: after this operation's short read the reactor skips the speculative recv() they rely
-/// on.
+/// socketReactor(socket). The io_context must be run by one thread (the proxy's workers are):
+/// the operation reads the reactor's per-socket state unlocked. Cancelled like Asio's own read:
+/// socket.cancel(), close(), or a cancellation slot bound to the token. Asio's own reads on the
+/// same socket stay correct: they start with recv() whenever the reactor's flag is set, and
+/// they never clear it on a short read.
 template <typename Token>
 auto asyncReadSome(boost::asio::detail::epoll_reactor& reactor,
                    boost::asio::ip::tcp::socket& socket, boost::asio::mutable_buffer buffer,
-                   ReadStart start, Token&& token) {
+                   Token&& token) {
   return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-      socket_io_detail::Initiate{}, token, &reactor, &socket, buffer, start);
+      socket_io_detail::Initiate{}, token, &reactor, &socket, buffer);
 }
 
 /// Writes as much of `bufs` as the socket takes now — one sendmsg, no trip through the event
