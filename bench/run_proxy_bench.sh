@@ -19,7 +19,7 @@
 # --quick.
 #
 #   bench/run_proxy_bench.sh              10 s per run
-#   bench/run_proxy_bench.sh --rounds 5   nginx and tessera-proxy alternately, 5 times each per
+#   bench/run_proxy_bench.sh --rounds 9   nginx and tessera-proxy alternately, 9 times each per
 #                                         connection count: ratios per round and their median
 #                                         (a VM's speed drifts between runs; this cancels most)
 #   bench/run_proxy_bench.sh --quick      2 s per run (smoke run)
@@ -249,23 +249,26 @@ wait_ok "http://127.0.0.1:$TESSERA_PORT/" "$TESSERA_PID" "tessera-proxy (listene
 
 # ---- the runs ----
 clk_tck="$(getconf CLK_TCK)"
-ROWS=()      # "target conns requests rps p50 p99 cpu_s per_core user_us_per_request errors"
+ROWS=()      # "target conns requests rps p50 p99 cpu_s per_core user_us_per_request stolen_ms errors"
 failures=0
 
 # measure TARGET PORT CONNS PID...: a warm-up, then wrk for D s; appends to ROWS.
 measure() {
   local target="$1" port="$2" conns="$3"
   shift 3
-  local url="http://127.0.0.1:$port/" threads=1 out ub sb ua sa
+  local url="http://127.0.0.1:$port/" threads=1 out ub sb ua sa steal0 steal1
   if [ "$conns" -ge 50 ]; then threads="$load_threads"; fi
   taskset -c "$LOAD_CPUS" wrk -t1 -c"$conns" -d1s "$url" >/dev/null
   read -r ub sb <<<"$(cpu_ticks "$@")"
+  steal0="$(bench_steal_ticks)"
   out="$(taskset -c "$LOAD_CPUS" wrk -t"$threads" -c"$conns" -d"${duration}s" --latency "$url")"
+  steal1="$(bench_steal_ticks)"
   read -r ua sa <<<"$(cpu_ticks "$@")"
   echo "$out" >>"$WORK/wrk.out"
   local row
   row="$(echo "$out" | awk -v target="$target" -v conns="$conns" \
-      -v ticks="$((ua + sa - ub - sb))" -v uticks="$((ua - ub))" -v hz="$clk_tck" '
+      -v ticks="$((ua + sa - ub - sb))" -v uticks="$((ua - ub))" -v hz="$clk_tck" \
+      -v stolen="$((steal1 - steal0))" '
     function ms(v) {
       if (v ~ /us$/) return v / 1000
       if (v ~ /ms$/) return v + 0
@@ -281,9 +284,9 @@ measure() {
     /Non-2xx or 3xx responses:/ { errors += $NF }
     END {
       cpu = ticks / hz
-      printf "%s %d %d %.1f %.3f %.3f %.2f %.0f %.2f %d\n", target, conns, requests, rps, p50, p99,
-        cpu, (cpu > 0 ? requests / cpu : 0), (requests > 0 ? uticks / hz * 1e6 / requests : 0),
-        errors
+      printf "%s %d %d %.1f %.3f %.3f %.2f %.0f %.2f %d %d\n", target, conns, requests, rps, p50,
+        p99, cpu, (cpu > 0 ? requests / cpu : 0),
+        (requests > 0 ? uticks / hz * 1e6 / requests : 0), stolen * 1000 / hz, errors
     }')"
   ROWS+=("$row")
   local errors="${row##* }"
@@ -291,8 +294,8 @@ measure() {
     log "$target at $conns connections: $errors errors"
     failures=$((failures + 1))
   fi
-  echo "$row" | awk '{ printf "  %-14s %3d conns: %9.1f rps, p50 %.3f ms, p99 %.3f ms, %.2f CPU s (user %.2f us/request), %s errors\n",
-    $1, $2, $4, $5, $6, $7, $9, $10 }' >&2
+  echo "$row" | awk '{ printf "  %-14s %3d conns: %9.1f rps, p50 %.3f ms, p99 %.3f ms, %.2f CPU s (user %.2f us/request), %d ms stolen, %s errors\n",
+    $1, $2, $4, $5, $6, $7, $9, $10, $11 }' >&2
 }
 
 for conns in 10 50; do
@@ -349,13 +352,14 @@ wait "$RSS_PID" 2>/dev/null || true
 # ---- the table, the ratios, the goals ----
 echo
 echo "backend: nginx $NGINX_VERSION (1 worker, return 200 \"ok\"); $pin_note; wrk -t1 (50 conns: -t$load_threads)"
-printf '%-15s %6s %10s %10s %8s %8s %7s %12s %9s %7s\n' target conns requests "rps" "p50 ms" "p99 ms" "cpu s" "rps/core" "user us" errors
+printf '%-15s %6s %10s %10s %8s %8s %7s %12s %9s %9s %7s\n' target conns requests "rps" "p50 ms" "p99 ms" "cpu s" "rps/core" "user us" "stolen ms" errors
 for row in "${ROWS[@]}"; do
   # shellcheck disable=SC2086 # fields
-  printf '%-15s %6s %10s %10s %8s %8s %7s %12s %9s %7s\n' $row
+  printf '%-15s %6s %10s %10s %8s %8s %7s %12s %9s %9s %7s\n' $row
 done
 echo "(cpu s: the measured process over the run: the backend for direct, else the proxy;"
-echo " user us: its user-space CPU per request, in microseconds)"
+echo " user us: its user-space CPU per request, in microseconds;"
+echo " stolen ms: CPU time the hypervisor gave to others during the run, all CPUs: the tails follow it)"
 echo
 
 # compare CONNS: per round (the k-th nginx row against the k-th tessera-proxy row of that
@@ -412,8 +416,8 @@ awk -v rss="$RSS_KIB" -v hwm="$HWM_KIB" 'BEGIN {
     rss / 1024, hwm / 1024, (rss / 1024 <= 30 ? "met" : "NOT met") }'
 
 runs_json="$(for row in "${ROWS[@]}"; do echo "$row"; done | awk '{
-  printf "%s{\"target\": \"%s\", \"connections\": %d, \"requests\": %d, \"rps\": %s, \"p50_ms\": %s, \"p99_ms\": %s, \"cpu_s\": %s, \"rps_per_core\": %s, \"user_us_per_request\": %s, \"errors\": %d}",
-    (NR > 1 ? ", " : ""), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }')"
+  printf "%s{\"target\": \"%s\", \"connections\": %d, \"requests\": %d, \"rps\": %s, \"p50_ms\": %s, \"p99_ms\": %s, \"cpu_s\": %s, \"rps_per_core\": %s, \"user_us_per_request\": %s, \"stolen_ms\": %d, \"errors\": %d}",
+    (NR > 1 ? ", " : ""), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }')"
 json="{\"backend\": \"nginx $NGINX_VERSION return 200\", \"nginx_version\": \"$NGINX_VERSION\", \"duration_s\": $duration, \"rounds\": $rounds, \"pinned\": $pin, \"cpus\": $ncpu, \"runs\": [$runs_json], \"ratios\": {$ratio_json}, \"rss_kib\": $RSS_KIB, \"rss_peak_kib\": $HWM_KIB}"
 echo "$json"
 if [ -n "$results" ]; then echo "$json" >"$results"; fi
