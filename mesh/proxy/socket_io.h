@@ -20,8 +20,8 @@
 // EPOLLHUP, EPOLLERR) seen is not exhausted: the next read tries recv() and gets end of stream.
 //
 // The operation plugs into Asio's reactor through its detail interface (reactor_op,
-// epoll_reactor::start_op) and three of its private members (below), pinned by the Boost
-// version check.
+// epoll_reactor::start_op) and three of its private members (socket_io.cc), pinned by the
+// Boost version check.
 //
 // sendNow() writes what the socket takes at once, without a trip through the event loop.
 //
@@ -33,7 +33,6 @@
 // Include this header in .cc files of the data path only.
 #pragma once
 
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -51,7 +50,6 @@
 #include <boost/version.hpp>
 #include <cerrno>
 #include <cstddef>
-#include <cstdint>
 #include <utility>
 
 #if BOOST_VERSION / 100 != 1081 || !defined(BOOST_ASIO_HAS_EPOLL) || \
@@ -81,59 +79,16 @@ struct SocketAccess : boost::asio::ip::tcp::socket {
   }
 };
 
-// Three private members of the reactor. Access is not checked for the names in an explicit
-// instantiation ([temp.spec.general]/6), so the instantiation of Member below hands out
-// pointers to them through get().
-//   epoll_fd_          the reactor's epoll instance, to add EPOLLRDHUP to a registration;
-//   registered_events_ what the reactor registered for the socket: it re-registers that set
-//                      whenever it adds EPOLLOUT, so EPOLLRDHUP must be in it to stay;
-//   task_result_       the events of the socket's latest epoll report (the reactor sets it
-//                      for every report and passes it on to perform_io()).
 using DescriptorState = ad::epoll_reactor::descriptor_state;
-struct EpollFd {
-  using type = int ad::epoll_reactor::*;
-  friend type get(EpollFd);
-};
-struct RegisteredEvents {
-  using type = std::uint32_t DescriptorState::*;
-  friend type get(RegisteredEvents);
-};
-struct ReportedEvents {
-  using type = unsigned int ad::scheduler_operation::*;
-  friend type get(ReportedEvents);
-};
-template <typename Tag, typename Tag::type kMember>
-struct Member {
-  friend typename Tag::type get(Tag) { return kMember; }
-};
-template struct Member<EpollFd, &ad::epoll_reactor::epoll_fd_>;
-template struct Member<RegisteredEvents, &DescriptorState::registered_events_>;
-template struct Member<ReportedEvents, &ad::scheduler_operation::task_result_>;
-
-inline unsigned int reportedEvents(const DescriptorState* state) {
-  // descriptor_state derives privately from the operation that holds the events; a C-style
-  // cast may name an inaccessible base.
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-cstyle-cast,google-readability-casting)
-  return ((const ad::scheduler_operation*)state)->*get(ReportedEvents{});
-}
 
 // Adds EPOLLRDHUP to the socket's registration, once. Without it (a descriptor epoll does not
 // take) no short read is called exhausted: every read tries recv() first, as Asio's own do.
-inline void watchPeerClose(ad::epoll_reactor* reactor, DescriptorState* state, int fd) {
-  std::uint32_t& registered = state->*get(RegisteredEvents{});
-  if (registered == 0 || (registered & EPOLLRDHUP) != 0) return;
-  epoll_event ev{};
-  ev.events = registered | EPOLLRDHUP;
-  ev.data.ptr = state;
-  if (::epoll_ctl(reactor->*get(EpollFd{}), EPOLL_CTL_MOD, fd, &ev) == 0) registered = ev.events;
-}
+// Defined in socket_io.cc, with the reactor's private members it uses.
+void watchPeerClose(ad::epoll_reactor* reactor, DescriptorState* state, int fd);
 
-// True when a short read may call the socket empty: the peer's FIN is not in it.
-inline bool peerCloseUnseen(const DescriptorState* state) {
-  constexpr unsigned int kClosed = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
-  return ((state->*get(RegisteredEvents{})) & EPOLLRDHUP) != 0 &&
-         (reportedEvents(state) & kClosed) == 0;
-}
+// True when a short read may call the socket empty: EPOLLRDHUP is registered and the socket's
+// latest epoll report carried neither it nor EPOLLHUP/EPOLLERR, so the peer's FIN is not in it.
+bool peerCloseUnseen(const DescriptorState* state);
 
 template <typename Handler>
 class RecvOp : public ad::reactor_op {
