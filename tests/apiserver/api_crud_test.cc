@@ -31,21 +31,14 @@ std::string cells() {
   return std::string(kApi) + "/cells";
 }
 
-// Creates a cell and waits for the one write the server's scheduler makes to every new cell
-// (status.phase, which bumps the resourceVersion); returns the cell as it is then. A test that
-// races or preconditions on a version needs no other writer on the object.
+// Creates a cell and returns it once the scheduler has written its phase (waitForCellPhase): a
+// test that races or preconditions on a version needs no other writer on the object.
 json::value createSettledCell(HttpClient& c, const std::string& name) {
   auto created = c.post(cells(), cellJson(name));
   EXPECT_EQ(created.status, 201) << created.body;
-  json::value latest;
-  EXPECT_TRUE(waitFor([&] {
-    auto r = c.get(cells() + "/" + name);
-    if (r.status != 200) return false;
-    latest = r.json();
-    return !str(latest, {"status", "phase"}).empty();
-  })) << "the scheduler never wrote the phase of cell "
-      << name;
-  return latest;
+  json::value cell;
+  EXPECT_TRUE(waitForCellPhase(c, name, cell)) << json::serialize(cell);
+  return cell;
 }
 
 TEST_F(ApiCrudTest, CreateGetListDelete) {
@@ -171,8 +164,10 @@ TEST_F(ApiCrudTest, TwoConcurrentUpdatesGiveExactlyOneConflict) {
       });
     }
     for (auto& t : ts) t.join();
-    ASSERT_EQ(ok.load(), 1) << "round " << round << ": " << answers[0] << " | " << answers[1];
-    ASSERT_EQ(conflict.load(), 1) << "round " << round << ": " << answers[0] << " | " << answers[1];
+    const std::string what =
+        "round " + std::to_string(round) + ": " + answers[0] + " | " + answers[1];
+    ASSERT_EQ(ok.load(), 1) << what;
+    ASSERT_EQ(conflict.load(), 1) << what;
     o = admin().get(cells() + "/race-1").json();
   }
 }

@@ -1,8 +1,13 @@
-// Helpers shared by the API integration tests (objects as JSON, paths).
+// Helpers shared by the API integration tests (objects as JSON, paths, waiting for the
+// server's own writes).
 #pragma once
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <string>
+
+#include "tests/support/http_client.h"
+#include "tests/support/wait.h"
 
 namespace tessera::testing {
 
@@ -36,6 +41,19 @@ inline std::string str(const boost::json::value& v, std::initializer_list<const 
   }
   if (cur->is_string()) return std::string(cur->as_string());
   return boost::json::serialize(*cur);
+}
+
+/// Waits (up to 20 s) until the server's scheduler has written the phase of cell `name`: its
+/// one write to every new cell, which bumps the resourceVersion. A test that updates a new cell
+/// by version waits for it first. `cell` holds the cell as last read.
+inline bool waitForCellPhase(HttpClient& client, const std::string& name,
+                             boost::json::value& cell) {
+  return waitFor(
+      [&] {
+        cell = client.get(std::string(kApi) + "/cells/" + name).json();
+        return !str(cell, {"status", "phase"}).empty();
+      },
+      std::chrono::seconds(20));
 }
 
 }  // namespace tessera::testing

@@ -5,8 +5,8 @@
 #include <boost/json.hpp>
 
 #include "tests/apiserver/api_test_util.h"
+#include "tests/mesh/control/rollout_wait.h"
 #include "tests/support/server_instance.h"
-#include "tests/support/wait.h"
 
 namespace tessera::testing {
 namespace {
@@ -28,10 +28,7 @@ class ShardMapApiTest : public ::testing::Test {
     ASSERT_EQ(c.post(std::string(kApi) + "/cells", cellJson("rz-down")).status, 201);
     // After the scheduler's own write of the phase (Active), which would make this one stale.
     json::value down;
-    ASSERT_TRUE(waitFor([&] {
-      down = c.get(std::string(kApi) + "/cells/rz-down").json();
-      return !str(down, {"status", "phase"}).empty();
-    }));
+    ASSERT_TRUE(waitForCellPhase(c, "rz-down", down)) << json::serialize(down);
     down.as_object()["status"] = json::object{{"phase", "Down"}};
     ASSERT_EQ(c.put(std::string(kApi) + "/cells/rz-down/status", json::serialize(down)).status,
               200);
@@ -48,23 +45,6 @@ class ShardMapApiTest : public ::testing::Test {
   }
   static std::string path(const std::string& name = "") {
     return std::string(kApi) + "/shardmaps" + (name.empty() ? "" : "/" + name);
-  }
-  // The map once the server's mesh control plane has written the rollout of its current
-  // version (status.rollout, once per version with no proxies connected). That write bumps the
-  // resourceVersion: a test that updates the map by version waits for it first.
-  static json::value settled(HttpClient& c, const std::string& name) {
-    json::value latest;
-    EXPECT_TRUE(waitFor([&] {
-      auto r = c.get(path(name));
-      if (r.status != 200) return false;
-      latest = r.json();
-      const auto& st = latest.at("status").as_object();
-      const auto* rollout = st.if_contains("rollout");
-      return rollout && rollout->is_object() && rollout->as_object().contains("version") &&
-             rollout->as_object().at("version") == st.at("version");
-    })) << "no rollout was written for the current version of shard map "
-        << name;
-    return latest;
   }
   static ServerInstance* server_;
 };
@@ -104,7 +84,10 @@ TEST_F(ShardMapApiTest, ChangesAreVersionedWithTheirAuthorAndReason) {
   ASSERT_EQ(created.status, 201) << created.body;
   EXPECT_EQ(str(created.json(), {"status", "version"}), "1");
 
-  json::value moved = settled(c, "default");
+  // The mesh control plane writes status.rollout once per version (no proxies are connected),
+  // which bumps the resourceVersion: update from the map as it is after that write.
+  json::value moved;
+  ASSERT_TRUE(waitForRollout(server_->client(), 1, moved)) << json::serialize(moved);
   moved.as_object()["spec"] = json::parse(
       R"({"bucketCount":10,"assignments":[{"cell":"rz-a","buckets":"0-4"},{"cell":"rz-b","buckets":"5-9"}],
           "reason":"move half of the users to rz-b"})");
@@ -120,7 +103,9 @@ TEST_F(ShardMapApiTest, ChangesAreVersionedWithTheirAuthorAndReason) {
   EXPECT_FALSE(str(history[1], {"time"}).empty());
 
   // A write that changes nothing is not a new version.
-  auto again = c.put(path("default"), json::serialize(settled(c, "default")));
+  json::value current;
+  ASSERT_TRUE(waitForRollout(server_->client(), 2, current)) << json::serialize(current);
+  auto again = c.put(path("default"), json::serialize(current));
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(str(again.json(), {"status", "version"}), "2");
 

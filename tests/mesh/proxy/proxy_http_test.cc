@@ -476,21 +476,7 @@ TEST_F(ProxyHttpTest, ABodyThatEndsWithTheUpstreamsCloseIsRelayedWhole) {
       thread.join();
     }
   } stopBackend{acceptor, backend};
-  auto proxy = ProxyProcess::start(R"(version: "1"
-listeners:
-- {name: main, address: 127.0.0.1, port: )" +
-                                   std::to_string(port_) +
-                                   R"(, routeTable: main}
-routeTables:
-- name: main
-  routes:
-  - {name: all, forward: {cluster: closer}}
-clusters:
-- name: closer
-  endpoints: [{address: 127.0.0.1, port: )" +
-                                   std::to_string(backendPort) +
-                                   R"(}]
-)");
+  auto proxy = ProxyProcess::start(forwardAllConfig(port_, "closer", {backendPort}));
   ASSERT_TRUE(proxy);
   for (int i = 0; i < 3; ++i) {
     boost::asio::io_context io;

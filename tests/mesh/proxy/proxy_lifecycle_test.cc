@@ -16,28 +16,12 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string ep(uint16_t port) {
-  return "{address: 127.0.0.1, port: " + std::to_string(port) + "}";
-}
-
 TEST(ProxyLifecycle, HotRestartUnderLoadFailsNothing) {
   TestBackend a("a");
   TempDir dir("tessera-hot");
   const std::string sock = dir.path() + "/hot.sock";
   const uint16_t port = freePort();
-  const std::string config = R"(version: "1"
-listeners:
-- {name: main, address: 127.0.0.1, port: )" +
-                             std::to_string(port) +
-                             R"(, routeTable: main}
-routeTables:
-- name: main
-  routes:
-  - {name: all, match: {prefix: /}, forward: {cluster: a}}
-clusters:
-- name: a
-  endpoints: [)" + ep(a.port()) +
-                             "]\n";
+  const std::string config = forwardAllConfig(port, "a", {a.port()});
   auto first = ProxyProcess::start(config, {"--hot-restart-socket", sock, "--drain-time", "20"});
   ASSERT_TRUE(first);
 
@@ -93,8 +77,8 @@ listeners:
 clusters:
 - name: pair
   protocol: tcp
-  endpoints: [)" + ep(a.port()) +
-                             ", " + ep(b.port()) + "]\n";
+  endpoints: )" + endpointList({a.port(), b.port()}) +
+                             "\n";
   auto proxy = ProxyProcess::start(config);
   ASSERT_TRUE(proxy);
   std::set<std::string> seen;
@@ -124,20 +108,10 @@ TEST(ProxyLifecycle, ActiveHealthChecksTakeHostsOutAndBack) {
     return reply;
   });
   const uint16_t port = freePort();
-  const std::string config = R"(version: "1"
-listeners:
-- {name: main, address: 127.0.0.1, port: )" +
-                             std::to_string(port) +
-                             R"(, routeTable: main}
-routeTables:
-- name: main
-  routes:
-  - {name: all, match: {prefix: /}, forward: {cluster: pair}, retry: {maxRetries: 0}}
-clusters:
-- name: pair
-  healthCheck: {path: /healthz, interval: 100ms, timeout: 500ms, unhealthyThreshold: 1, healthyThreshold: 1}
-  endpoints: [)" + ep(a.port()) +
-                             ", " + ep(b.port()) + "]\n";
+  const std::string config = forwardAllConfig(
+      port, "pair", {a.port(), b.port()}, ", retry: {maxRetries: 0}",
+      "  healthCheck: {path: /healthz, interval: 100ms, timeout: 500ms, unhealthyThreshold: 1, "
+      "healthyThreshold: 1}\n");
   auto proxy = ProxyProcess::start(config, {}, 1);
   ASSERT_TRUE(proxy);
   StrictClient c("127.0.0.1", port);

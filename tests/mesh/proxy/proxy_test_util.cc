@@ -41,6 +41,34 @@ uint16_t freePort() {
   return a.local_endpoint().port();
 }
 
+std::string endpointList(const std::vector<uint16_t>& ports) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += "{address: 127.0.0.1, port: " + std::to_string(ports[i]) + "}";
+  }
+  return out + "]";
+}
+
+std::string forwardAllConfig(uint16_t port, const std::string& cluster,
+                             const std::vector<uint16_t>& endpointPorts,
+                             const std::string& routeExtra, const std::string& clusterExtra) {
+  return "version: \"1\"\n"
+         "listeners:\n"
+         "- {name: main, address: 127.0.0.1, port: " +
+         std::to_string(port) +
+         ", routeTable: main}\n"
+         "routeTables:\n"
+         "- name: main\n"
+         "  routes:\n"
+         "  - {name: all, match: {prefix: /}, forward: {cluster: " +
+         cluster + "}" + routeExtra +
+         "}\n"
+         "clusters:\n"
+         "- name: " +
+         cluster + "\n" + clusterExtra + "  endpoints: " + endpointList(endpointPorts) + "\n";
+}
+
 // ---- TestBackend ----
 
 struct TestBackend::Impl {

@@ -22,6 +22,18 @@ namespace tessera::testing {
 /// A free TCP port on 127.0.0.1 (bound to 0, read back, released).
 uint16_t freePort();
 
+/// A YAML flow list of endpoints on 127.0.0.1: "[{address: 127.0.0.1, port: P}, ...]".
+std::string endpointList(const std::vector<uint16_t>& ports);
+
+/// A standalone config (version "1"): one HTTP listener `main` on 127.0.0.1:`port` whose one
+/// route sends every path to cluster `cluster`, with endpoints on 127.0.0.1 at `endpointPorts`.
+/// `routeExtra` adds keys to the route (", retry: {maxRetries: 0}"), `clusterExtra` lines to
+/// the cluster ("  healthCheck: {...}\n").
+std::string forwardAllConfig(uint16_t port, const std::string& cluster,
+                             const std::vector<uint16_t>& endpointPorts,
+                             const std::string& routeExtra = "",
+                             const std::string& clusterExtra = "");
+
 /// What a TestBackend does with one request.
 struct BackendReply {
   enum class Action { kRespond, kClose, kHang } action = Action::kRespond;
