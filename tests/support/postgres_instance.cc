@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 namespace tessera::testing {
@@ -27,13 +28,47 @@ void chownToPostgres(const std::string& path) {
   }
 }
 
+const char kDirPrefix[] = "tessera-pg-";
+const char kOwnerFile[] = "owner.pid";
+
+// The first number in `path`, or 0 if there is none.
+pid_t readPid(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 0) return 0;
+  return static_cast<pid_t>(pid);
+}
+
+// A test binary that is killed (a ctest timeout, a sanitizer abort) never runs its destructors:
+// its cluster keeps running and its directory stays in /tmp, a few dozen megabytes each. Every
+// cluster names the test process that owns it; this stops and removes those whose owner is
+// gone. A directory without an owner yet is being created, and is left alone.
+void reapOrphanedClusters() {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it("/tmp", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::filesystem::path& dir = it->path();
+    if (dir.filename().string().rfind(kDirPrefix, 0) != 0) continue;
+    pid_t owner = readPid(dir / kOwnerFile);
+    if (owner == 0 || processRuns(owner)) continue;
+    std::string dataDir = (dir / "data").string();
+    if (readPid(dataDir + "/postmaster.pid") != 0) {
+      runCommand(asPgUser({kBin + "pg_ctl", "-D", dataDir, "-m", "immediate", "-w", "stop"}));
+    }
+    std::error_code removeError;  // another test binary may be removing it at the same time
+    std::filesystem::remove_all(dir, removeError);
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<PostgresInstance> PostgresInstance::start() {
+  reapOrphanedClusters();
   std::unique_ptr<PostgresInstance> pg(new PostgresInstance());
-  char tmpl[] = "/tmp/tessera-pg-XXXXXX";
-  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  std::string tmpl = std::string("/tmp/") + kDirPrefix + "XXXXXX";
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
   pg->dir_ = tmpl;
+  writeFile(pg->dir_ + "/" + kOwnerFile, std::to_string(getpid()) + "\n");
   pg->dataDir_ = pg->dir_ + "/data";
   pg->logPath_ = pg->dir_ + "/postgres.log";
   chownToPostgres(pg->dir_);

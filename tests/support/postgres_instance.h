@@ -1,6 +1,7 @@
 // An ephemeral PostgreSQL cluster for tests: initdb into a fresh directory, listening only on
 // a Unix socket in that directory (no TCP port to collide on), removed afterwards. As root it
-// runs as the 'postgres' user, because PostgreSQL refuses to run as root.
+// runs as the 'postgres' user, because PostgreSQL refuses to run as root. Each start first
+// stops and removes the clusters left behind by test processes that were killed.
 #pragma once
 
 #include <memory>

@@ -202,4 +202,12 @@ std::string tailFile(const std::string& path, int lines) {
   return all.substr(pos);
 }
 
+bool processRuns(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return false;
+  auto paren = stat.rfind(')');  // the state follows the command name, which may hold spaces
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+}
+
 }  // namespace tessera::testing

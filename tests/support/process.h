@@ -56,6 +56,9 @@ class TempDir {
 
 std::string readFile(const std::string& path);
 void writeFile(const std::string& path, const std::string& content);
+
+/// Whether process `pid` has not exited, whoever its parent is (a zombie has exited).
+bool processRuns(pid_t pid);
 /// The last `lines` lines of a file (for failure messages).
 std::string tailFile(const std::string& path, int lines = 40);
 
