@@ -5,7 +5,7 @@
 #include <boost/json.hpp>
 
 #include "tests/apiserver/api_test_util.h"
-#include "tests/mesh/control/rollout_wait.h"
+#include "tests/mesh/control/shard_map_util.h"
 #include "tests/support/server_instance.h"
 
 namespace tessera::testing {

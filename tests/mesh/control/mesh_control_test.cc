@@ -13,7 +13,7 @@
 #include "mesh/proto/mesh.grpc.pb.h"
 #include "mesh/xds/config_client.h"
 #include "tests/apiserver/api_test_util.h"
-#include "tests/mesh/control/rollout_wait.h"
+#include "tests/mesh/control/shard_map_util.h"
 #include "tests/support/server_instance.h"
 #include "tests/support/wait.h"
 
@@ -149,13 +149,11 @@ class MeshControlTest : public ::testing::Test {
       cell.as_object()["spec"].as_object()["clusters"] = json::array{json::value(cluster)};
       ASSERT_EQ(c.post(std::string(kApi) + "/cells", json::serialize(cell)).status, 201);
     }
-    auto r = c.post(std::string(kApi) + "/shardmaps", shardMap(R"([{"cell":"rz-a","buckets":"0-39"},
-        {"cell":"rz-b","buckets":"40-69"},{"cell":"rz-c","buckets":"70-99"}])"));
-    ASSERT_EQ(r.status, 201) << r.body;
+    ASSERT_GT(putShardMap(server_->client(), 40), 0);
     std::string app = appJson("pay", "demo");
     json::value a = json::parse(app);
     a.as_object()["spec"].as_object()["traffic"] = json::object{{"unitized", true}};
-    r = c.post(std::string(kApi) + "/namespaces/pay/applications", json::serialize(a));
+    auto r = c.post(std::string(kApi) + "/namespaces/pay/applications", json::serialize(a));
     ASSERT_EQ(r.status, 201) << r.body;
     token_ = token("system:mesh-test", "proxy");
   }
@@ -171,25 +169,8 @@ class MeshControlTest : public ::testing::Test {
     return r.status == 201 ? str(r.json(), {"status", "token"}) : std::string();
   }
 
-  static std::string shardMap(const std::string& assignments, const std::string& rv = "") {
-    return R"({"apiVersion":"tessera.io/v1","kind":"ShardMap","metadata":{"name":"default")" +
-           (rv.empty() ? "" : R"(,"resourceVersion":")" + rv + "\"") +
-           R"(},"spec":{"bucketCount":100,"assignments":)" + assignments + "}}";
-  }
-
   /// Moves the boundary between rz-a and rz-b; returns the new ShardMap version.
-  std::int64_t moveBuckets(int boundary) {
-    auto c = server_->client();
-    auto cur = c.get(std::string(kApi) + "/shardmaps/default").json();
-    const std::string rv = str(cur, {"metadata", "resourceVersion"});
-    auto r = c.put(std::string(kApi) + "/shardmaps/default",
-                   shardMap(R"([{"cell":"rz-a","buckets":"0-)" + std::to_string(boundary - 1) +
-                                R"("},{"cell":"rz-b","buckets":")" + std::to_string(boundary) +
-                                R"(-69"},{"cell":"rz-c","buckets":"70-99"}])",
-                            rv));
-    EXPECT_EQ(r.status, 200) << r.body;
-    return std::stoll(str(r.json(), {"status", "version"}));
-  }
+  std::int64_t moveBuckets(int boundary) { return putShardMap(server_->client(), boundary); }
 
   std::unique_ptr<FakeProxy> proxy(const std::string& id, const std::string& dc,
                                    const std::string& listen) {

@@ -11,7 +11,7 @@
 #include <boost/json.hpp>
 
 #include "tests/federation/federation_fixture.h"
-#include "tests/mesh/control/rollout_wait.h"
+#include "tests/mesh/control/shard_map_util.h"
 
 #ifndef TESSERA_PROXY_BIN
 #error "TESSERA_PROXY_BIN must be defined by the build"
@@ -57,7 +57,7 @@ class MeshE2eTest : public FederationTest {
       auto r = c.post(std::string(kApi) + "/cells", json::serialize(cell));
       ASSERT_EQ(r.status, 201) << r.body;
     }
-    putShardMap(40);
+    putShardMap(server_->client(), 40);
     // The scheduler places it: one replica of tessera-demo-app per RZone cell.
     json::object templ{
         {"command", json::array{TESSERA_DEMO_APP_BIN}},
@@ -75,41 +75,6 @@ class MeshE2eTest : public FederationTest {
                               {"traffic", json::object{{"unitized", true}}}}}};
     auto r = c.post(std::string(kApi) + "/namespaces/pay/applications", json::serialize(app));
     ASSERT_EQ(r.status, 201) << r.body;
-  }
-
-  /// rz-a owns 0..boundary-1, rz-b boundary..69, rz-c 70..99. Returns the new version.
-  std::int64_t putShardMap(int boundary) {
-    auto c = server_->client();
-    json::object meta{{"name", "default"}};
-    auto cur = c.get(std::string(kApi) + "/shardmaps/default");
-    json::object sm{
-        {"apiVersion", "tessera.io/v1"},
-        {"kind", "ShardMap"},
-        {"metadata", meta},
-        {"spec",
-         json::object{
-             {"bucketCount", 100},
-             {"assignments",
-              json::array{
-                  json::object{{"cell", "rz-a"}, {"buckets", "0-" + std::to_string(boundary - 1)}},
-                  json::object{{"cell", "rz-b"}, {"buckets", std::to_string(boundary) + "-69"}},
-                  json::object{{"cell", "rz-c"}, {"buckets", "70-99"}}}}}}};
-    for (int attempt = 0; attempt < 10; ++attempt) {
-      HttpResult r;
-      if (cur.status == 200) {
-        sm["metadata"].as_object()["resourceVersion"] =
-            str(cur.json(), {"metadata", "resourceVersion"});
-        r = c.put(std::string(kApi) + "/shardmaps/default", json::serialize(sm));
-      } else {
-        r = c.post(std::string(kApi) + "/shardmaps", json::serialize(sm));
-      }
-      if (r.status == 200 || r.status == 201)
-        return std::stoll(str(r.json(), {"status", "version"}));
-      EXPECT_EQ(r.status, 409) << r.body;  // the control plane wrote status.rollout meanwhile
-      cur = c.get(std::string(kApi) + "/shardmaps/default");
-    }
-    ADD_FAILURE() << "could not write the ShardMap";
-    return -1;
   }
 
   std::string token() {
@@ -185,7 +150,7 @@ TEST_F(MeshE2eTest, AUserLandsInItsCellThroughAnyGatewayAndFollowsAShardMapChang
   EXPECT_EQ(cellFor(ports[1], "user-99"), "rz-c");
 
   // Move buckets 40-49 to rz-a; once the rollout is done, user 45 lands in rz-a at once.
-  const std::int64_t version = putShardMap(50);
+  const std::int64_t version = putShardMap(server_->client(), 50);
   json::value sm;
   ASSERT_TRUE(waitForRollout(server_->client(), version, sm)) << json::serialize(sm);
   EXPECT_EQ(str(sm, {"status", "rollout", "proxiesTotal"}), "3");
