@@ -264,7 +264,7 @@ bool isHopByHop(std::string_view name, std::string_view connectionTokens) {
   return false;
 }
 
-size_t ChunkedScanner::scan(const char* data, size_t len) {
+size_t ChunkedScanner::scan(const char* data, size_t len, DataSpans* dataSpans) {
   size_t i = 0;
   while (i < len && state_ != State::kDone && state_ != State::kError) {
     char c = data[i];
@@ -314,6 +314,7 @@ size_t ChunkedScanner::scan(const char* data, size_t len) {
       case State::kData: {
         size_t take = len - i;
         if (take > remaining_) take = static_cast<size_t>(remaining_);
+        if (dataSpans != nullptr && take > 0) dataSpans->emplace_back(i, take);
         i += take;
         remaining_ -= take;
         if (remaining_ == 0) state_ = State::kDataCr;

@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace tessera::mesh::proxy {
 
@@ -98,8 +100,13 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b);
 /// further.
 class ChunkedScanner {
  public:
+  /// Where chunk data lies in the bytes given to scan(): offset and length.
+  using DataSpans = std::vector<std::pair<std::size_t, std::size_t>>;
+
   /// Consumes up to `len` bytes; returns how many belong to the body. Check done() / failed().
-  std::size_t scan(const char* data, std::size_t len);
+  /// With `dataSpans`, also appends where the chunk data is among them: the body without its
+  /// framing, for a client that cannot read chunked coding.
+  std::size_t scan(const char* data, std::size_t len, DataSpans* dataSpans = nullptr);
   bool done() const { return state_ == State::kDone; }
   bool failed() const { return state_ == State::kError; }
   void reset() { *this = ChunkedScanner(); }

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <charconv>
 #include <span>
+#include <tuple>
+#include <vector>
 
 #include "mesh/config/config.h"
 #include "mesh/proxy/socket_io.h"
@@ -160,13 +162,20 @@ int64_t minDeadline(int64_t a, int64_t b) {
 
 enum class PumpResult { kDone, kReadFailed, kWriteFailed };
 
+// How pumpBody() passes a chunked body on.
+enum class Chunks { kKeep, kDecode };
+
 // Moves one message body from `buf` (then `from`) to `to`, writing `prefix` first, coalesced
-// with the first body bytes. Bytes after the body's end stay in `buf`.
+// with the first body bytes. Bytes after the body's end stay in `buf`. Chunks::kDecode sends
+// only the chunks' data, for an HTTP/1.0 client (the caller then ends the body by closing).
 asio::awaitable<PumpResult> pumpBody(asio::detail::epoll_reactor& reactor, tcp::socket& from,
                                      TimeoutSlot& fromSlot, FlatBuffer& buf, tcp::socket& to,
                                      TimeoutSlot& toSlot, BodyKind kind, uint64_t remaining,
-                                     std::string_view prefix) {
+                                     std::string_view prefix, Chunks chunks = Chunks::kKeep) {
   ChunkedScanner scanner;
+  const bool decode = kind == BodyKind::kChunked && chunks == Chunks::kDecode;
+  ChunkedScanner::DataSpans spans;
+  std::vector<asio::const_buffer> decoded;
   for (;;) {
     size_t take = 0;
     bool done = false;
@@ -180,7 +189,8 @@ asio::awaitable<PumpResult> pumpBody(asio::detail::epoll_reactor& reactor, tcp::
         done = remaining == 0;
         break;
       case BodyKind::kChunked:
-        take = scanner.scan(buf.data(), buf.size());
+        spans.clear();
+        take = scanner.scan(buf.data(), buf.size(), decode ? &spans : nullptr);
         if (scanner.failed()) co_return PumpResult::kReadFailed;
         done = scanner.done();
         break;
@@ -190,9 +200,16 @@ asio::awaitable<PumpResult> pumpBody(asio::detail::epoll_reactor& reactor, tcp::
     }
     if (take > 0 || !prefix.empty()) {
       if (toSlot.fired()) co_return PumpResult::kWriteFailed;
-      std::array<asio::const_buffer, 2> bufs = {asio::buffer(prefix.data(), prefix.size()),
-                                                asio::buffer(buf.data(), take)};
-      auto [ec, n] = co_await asio::async_write(to, bufs, kTuple);
+      boost::system::error_code ec;
+      if (decode) {
+        decoded.assign(1, asio::buffer(prefix.data(), prefix.size()));
+        for (const auto& [at, n] : spans) decoded.push_back(asio::buffer(buf.data() + at, n));
+        std::tie(ec, std::ignore) = co_await asio::async_write(to, decoded, kTuple);
+      } else {
+        std::array<asio::const_buffer, 2> bufs = {asio::buffer(prefix.data(), prefix.size()),
+                                                  asio::buffer(buf.data(), take)};
+        std::tie(ec, std::ignore) = co_await asio::async_write(to, bufs, kTuple);
+      }
       if (ec) co_return PumpResult::kWriteFailed;
       prefix = {};
       buf.consume(take);
@@ -619,9 +636,11 @@ asio::awaitable<void> HttpSession::run() {
         // Forward the response downstream. No retry after this point.
         answered = true;
         const BodyKind kind = resp_.bodyKind(headRequest_);
-        const bool keepDown = keepAlive_ && kind != BodyKind::kUntilClose && !worker_.draining() &&
-                              !(minorVersion_ == 0 && kind == BodyKind::kChunked);
-        buildResponseHead(resp_, kind == BodyKind::kChunked, keepDown);
+        // An HTTP/1.0 client cannot read chunked coding: it gets the data, ended by a close.
+        const bool decodeChunks = minorVersion_ == 0 && kind == BodyKind::kChunked;
+        const bool keepDown =
+            keepAlive_ && kind != BodyKind::kUntilClose && !worker_.draining() && !decodeChunks;
+        buildResponseHead(resp_, kind == BodyKind::kChunked && !decodeChunks, keepDown);
         const bool upstreamKeepAlive = resp_.keepAlive() && kind != BodyKind::kUntilClose;
         const uint64_t length =
             kind == BodyKind::kContentLength ? static_cast<uint64_t>(resp_.contentLength) : 0;
@@ -649,7 +668,7 @@ asio::awaitable<void> HttpSession::run() {
           }
         } else {
           pr = co_await pumpBody(reactor_, uc->socket, uc->slot, uc->buffer, socket_, slot_, kind,
-                                 length, respHead_);
+                                 length, respHead_, decodeChunks ? Chunks::kDecode : Chunks::kKeep);
         }
         if (pr != PumpResult::kDone || !upstreamKeepAlive || !uc->buffer.empty() ||
             worker_.draining()) {

@@ -135,5 +135,28 @@ TEST(ChunkedScanner, FindsTheEndAcrossArbitrarySplits) {
   EXPECT_TRUE(bad.failed());
 }
 
+// What an HTTP/1.0 client gets: the chunks' data without sizes, extensions or trailers, however
+// the bytes are split between reads.
+TEST(ChunkedScanner, ReportsWhereTheDataIsAcrossArbitrarySplits) {
+  const std::string all =
+      "5\r\nhello\r\n1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-T: 1\r\n\r\nGET /";
+  const size_t bodySize = all.size() - std::string_view("GET /").size();
+  for (size_t split = 1; split < all.size(); ++split) {
+    ChunkedScanner sc;
+    std::string data;
+    size_t begin = 0, used = 0;
+    for (size_t end : {split, all.size()}) {
+      ChunkedScanner::DataSpans spans;  // offsets into this call's bytes
+      used += sc.scan(all.data() + begin, end - begin, &spans);
+      for (const auto& [offset, n] : spans) data.append(all, begin + offset, n);
+      if (sc.done()) break;
+      begin = end;
+    }
+    ASSERT_TRUE(sc.done()) << split;
+    EXPECT_EQ(used, bodySize) << split;
+    EXPECT_EQ(data, "helloabcdefghijklmnopqrstuvwxyz") << split;
+  }
+}
+
 }  // namespace
 }  // namespace tessera::mesh::proxy

@@ -6,9 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <set>
 #include <thread>
 
@@ -412,6 +414,15 @@ std::string readUntilClose(boost::asio::ip::tcp::socket& s, bool& closed) {
   }
 }
 
+// Sends `request` on a new connection to 127.0.0.1:`port`, then reads as readUntilClose().
+std::string sendAndReadUntilClose(uint16_t port, const std::string& request, bool& closed) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket s(io);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::asio::write(s, boost::asio::buffer(request));
+  return readUntilClose(s, closed);
+}
+
 // A client that sends its last request and its FIN in one go (`printf ... | nc -N`) gets the
 // answer and then the proxy's close at once, not after the idle timeout (60 s): the FIN came
 // with the request, so no later event announces it. The second request on a kept-alive
@@ -479,13 +490,9 @@ TEST_F(ProxyHttpTest, ABodyThatEndsWithTheUpstreamsCloseIsRelayedWhole) {
   auto proxy = ProxyProcess::start(forwardAllConfig(port_, "closer", {backendPort}));
   ASSERT_TRUE(proxy);
   for (int i = 0; i < 3; ++i) {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket s(io);
-    s.connect({boost::asio::ip::make_address("127.0.0.1"), port_});
-    boost::asio::write(s, boost::asio::buffer(std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
     bool closed = false;
     const auto start = std::chrono::steady_clock::now();
-    std::string got = readUntilClose(s, closed);
+    std::string got = sendAndReadUntilClose(port_, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", closed);
     EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
     EXPECT_GE(got.size(), body.size()) << got;
     if (got.size() >= body.size()) {
@@ -494,6 +501,47 @@ TEST_F(ProxyHttpTest, ABodyThatEndsWithTheUpstreamsCloseIsRelayedWhole) {
     EXPECT_TRUE(closed) << "round " << i;
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << "round " << i;
   }
+}
+
+// An HTTP/1.0 client cannot read chunked coding: a chunked response reaches it as plain data,
+// ended by the proxy's close. The upstream connection stays in the pool, its body read to the
+// end, and a keep-alive HTTP/1.1 client still gets chunked coding.
+TEST_F(ProxyHttpTest, AChunkedResponseReachesAnHttp10ClientAsPlainData) {
+  std::string body(200000, 'c');
+  body.replace(body.size() - 4, 4, "tail");
+  a_->setHandler([&](const BackendRequest&) {
+    BackendReply reply;
+    reply.chunked = true;
+    reply.body = body;
+    return reply;
+  });
+  auto proxy = ProxyProcess::start(config(), {}, 1);  // one worker: one upstream pool
+  ASSERT_TRUE(proxy);
+  for (int i = 0; i < 2; ++i) {
+    bool closed = false;
+    std::string got = sendAndReadUntilClose(port_, "GET /v1/api/chunked HTTP/1.0\r\n\r\n", closed);
+    const size_t headEnd = got.find("\r\n\r\n");
+    ASSERT_NE(headEnd, std::string::npos) << got.substr(0, 200);
+    std::string head = got.substr(0, headEnd);
+    std::transform(head.begin(), head.end(), head.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    EXPECT_EQ(head.rfind("http/1.1 200", 0), 0u) << head;
+    EXPECT_EQ(head.find("transfer-encoding"), std::string::npos) << head;
+    EXPECT_NE(head.find("connection: close"), std::string::npos) << head;
+    const std::string received = got.substr(headEnd + 4);
+    EXPECT_EQ(received.size(), body.size()) << "round " << i;
+    EXPECT_TRUE(received == body) << "round " << i << ", the body ends with \""
+                                  << received.substr(received.size() > 20 ? received.size() - 20
+                                                                          : 0)
+                                  << "\"";
+    EXPECT_TRUE(closed) << "round " << i;
+  }
+  StrictClient c("127.0.0.1", port_);
+  auto r = c.get("/v1/api/chunked");
+  ASSERT_EQ(r.status, 200) << r.error;
+  EXPECT_TRUE(r.body == body) << r.body.size() << " bytes";
+  EXPECT_EQ(a_->requests(), 3u);
+  EXPECT_EQ(a_->connectionsAccepted(), 1u) << "the upstream connection was reused";
 }
 
 TEST_F(ProxyHttpTest, MalformedRequestGets400) {
