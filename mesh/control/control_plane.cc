@@ -16,6 +16,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "apiserver/auth.h"
 #include "apiserver/kinds/kinds.h"
@@ -128,6 +129,14 @@ struct MeshControlPlane::Impl {
   MeshWorld world;
   std::map<std::string, ProxyInfo> objectProxies;  // from Proxy objects
   std::map<std::string, SystemTime> objectLastSeen;
+  /// What Proxy objects say their proxies acknowledged: ShardMap versions and when they last
+  /// acknowledged anything. For proxies of other servers, which the rollout counts too.
+  struct ObjectAcks {
+    std::map<std::string, std::int64_t> shardMaps;  // name → version
+    SystemTime lastAck{};
+    friend bool operator==(const ObjectAcks&, const ObjectAcks&) = default;
+  };
+  std::map<std::string, ObjectAcks> objectAcks;
   std::set<std::string> staleQueued;  // marked disconnected (or queued to be) since last seen
   std::map<std::string, std::shared_ptr<apiserver::WatchHub::Subscription>> subs;
   std::map<std::string, SharedConfig> sharedCache;  // by view key, for the current world
@@ -483,18 +492,43 @@ struct MeshControlPlane::Impl {
     }
   }
 
-  /// Proxies other parts of the world may route to: ours (connected now) and those other
-  /// servers report connected and recently seen.
-  std::map<std::string, ProxyInfo> visibleProxies() const {
-    std::map<std::string, ProxyInfo> out;
+  static std::optional<ObjectAcks> acksFromObject(const json::object& proxy) {
+    ObjectAcks a;
+    json::value sms = apiserver::schemas::at(proxy, "status.shardMaps");
+    if (sms.is_array()) {
+      for (const auto& e : sms.get_array()) {
+        const json::object* o = e.if_object();
+        if (o == nullptr) continue;
+        const json::value* name = o->if_contains("name");
+        const json::value* version = o->if_contains("version");
+        if (name && name->is_string() && version && version->is_int64())
+          a.shardMaps[std::string(name->get_string())] = version->get_int64();
+      }
+    }
+    if (auto t = parseRfc3339(str(proxy, "status.lastAckTime"))) a.lastAck = *t;
+    return a;
+  }
+
+  /// Proxies of other servers that are reachable: their Proxy objects say connected and their
+  /// server refreshed them recently.
+  std::vector<const ProxyInfo*> otherServersProxies() const {
+    std::vector<const ProxyInfo*> out;
     const auto now = std::chrono::system_clock::now();
     const auto fresh = options.lastSeenInterval * 3;
     for (const auto& [id, p] : objectProxies) {
       if (!p.connected || sessions.count(id)) continue;
       auto seen = objectLastSeen.find(id);
       if (seen == objectLastSeen.end() || now - seen->second > fresh) continue;
-      out[id] = p;
+      out.push_back(&p);
     }
+    return out;
+  }
+
+  /// Proxies other parts of the world may route to: ours (connected now) and those of other
+  /// servers.
+  std::map<std::string, ProxyInfo> visibleProxies() const {
+    std::map<std::string, ProxyInfo> out;
+    for (const ProxyInfo* p : otherServersProxies()) out[p->id] = *p;
     for (const auto& [id, s] : sessions) out[id] = s->node;
     return out;
   }
@@ -943,6 +977,7 @@ struct MeshControlPlane::Impl {
   }
 
   void writeRollouts() {
+    const std::vector<const ProxyInfo*> others = otherServersProxies();
     for (const auto& [name, sm] : world.shardMaps) {
       struct Dc {
         int acked = 0, total = 0;
@@ -961,6 +996,20 @@ struct MeshControlPlane::Impl {
         ++acked;
         auto t = s->shardMapAckTime.find(name);
         if (t != s->shardMapAckTime.end()) dc.last = std::max(dc.last, t->second);
+      }
+      // Other servers' proxies, as their Proxy objects tell (up to a status write behind).
+      // When one acknowledged this version is not stored: its last acknowledgement stands in.
+      for (const ProxyInfo* p : others) {
+        Dc& dc = dcs[p->datacenter];
+        ++dc.total;
+        ++total;
+        auto a = objectAcks.find(p->id);
+        if (a == objectAcks.end()) continue;
+        auto v = a->second.shardMaps.find(name);
+        if (v == a->second.shardMaps.end() || v->second != sm.version) continue;
+        ++dc.acked;
+        ++acked;
+        dc.last = std::max(dc.last, a->second.lastAck);
       }
       json::array perDc;
       for (const auto& [dcName, dc] : dcs) {
@@ -1054,6 +1103,12 @@ struct MeshControlPlane::Impl {
         objectLastSeen.erase(key);
       }
       const bool changed = upsert(objectProxies, proxyFromObject(obj));
+      if (!sessions.count(key)) {
+        // Another server's proxy: its acknowledgements count in the rollout.
+        std::optional<ObjectAcks> acks;
+        if (!gone) acks = acksFromObject(obj);
+        if (upsert(objectAcks, std::move(acks)) || changed) scheduleRollout();
+      }
       // Only gateways of other servers' sessions matter to the configuration.
       return changed && !sessions.count(key);
     }
@@ -1073,7 +1128,10 @@ struct MeshControlPlane::Impl {
     if (kind == "Cell") world.cells.clear();
     if (kind == "Cluster") world.clusterZones.clear();
     if (kind == "ShardMap") world.shardMaps.clear();
-    if (kind == "Proxy") objectProxies.clear();
+    if (kind == "Proxy") {
+      objectProxies.clear();
+      objectAcks.clear();
+    }
     while (true) {
       auto page = co_await storage.list(q);
       if (!page.isOk()) co_return page.status();

@@ -172,15 +172,17 @@ class MeshControlTest : public ::testing::Test {
   /// Moves the boundary between rz-a and rz-b; returns the new ShardMap version.
   std::int64_t moveBuckets(int boundary) { return putShardMap(server_->client(), boundary); }
 
+  /// A gateway in datacenter `dc`, streaming from `server` (default: the test's server).
   std::unique_ptr<FakeProxy> proxy(const std::string& id, const std::string& dc,
-                                   const std::string& listen) {
+                                   const std::string& listen,
+                                   const ServerInstance* server = nullptr) {
     mesh::ProxyIdentity who;
     who.id = id;
     who.datacenter = dc;
     who.role = "gateway";
     who.listenAddress = listen;
     who.adminAddress = "127.0.0.1:1";
-    auto p = std::make_unique<FakeProxy>(*server_, token_, who);
+    auto p = std::make_unique<FakeProxy>(server ? *server : *server_, token_, who);
     p->start();
     return p;
   }
@@ -334,6 +336,43 @@ TEST_F(MeshControlTest, AShardMapChangeReachesEveryProxyAndItsRolloutIsDone) {
   }
   for (const char* id : {"gw-a", "gw-b", "gw-c"}) {
     ASSERT_TRUE(waitFor([&] { return synced(id); }, seconds(20))) << id;
+  }
+}
+
+// Two servers on one database, a proxy on each: both servers' rollouts count both proxies. A
+// version the other server's proxy rejected is not done; the next one, taken by both, is.
+TEST_F(MeshControlTest, ARolloutCountsTheProxiesOfEveryServer) {
+  auto second =
+      ServerInstance::start(sharedPostgres(), ServerOptions::onDatabase(server_->database()));
+  auto a = proxy("gw-a", "dc-a", "127.0.0.1:18001");
+  auto b = proxy("gw-b", "dc-b", "127.0.0.1:18002", second.get());
+  for (const char* id : {"gw-a", "gw-b"}) {
+    ASSERT_TRUE(waitFor([&] { return synced(id); }, seconds(20))) << id;
+  }
+  b->failNext(ResourceType::kShardMap, "shardMaps \"default\": injected failure");
+  const auto rejected = moveBuckets(30);
+  json::value sm;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        sm = server_->client().get(std::string(kApi) + "/shardmaps/default").json();
+        return str(sm, {"status", "rollout", "version"}) == std::to_string(rejected) &&
+               str(sm, {"status", "rollout", "proxiesAcked"}) == "1" &&
+               str(sm, {"status", "rollout", "proxiesTotal"}) == "2";
+      },
+      seconds(20)))
+      << json::serialize(sm);
+  EXPECT_EQ(str(sm, {"status", "rollout", "done"}), "false") << json::serialize(sm);
+  ASSERT_EQ(b->nacks(), 1u);
+
+  const auto taken = moveBuckets(35);
+  ASSERT_TRUE(waitForRollout(server_->client(), taken, sm)) << json::serialize(sm);
+  EXPECT_EQ(str(sm, {"status", "rollout", "proxiesAcked"}), "2");
+  EXPECT_EQ(str(sm, {"status", "rollout", "proxiesTotal"}), "2");
+  const auto& dcs = sm.at("status").at("rollout").at("datacenters").as_array();
+  ASSERT_EQ(dcs.size(), 2u) << json::serialize(sm);
+  for (const auto& dc : dcs) {
+    EXPECT_EQ(str(dc, {"acked"}), "1") << json::serialize(dc);
+    EXPECT_FALSE(str(dc, {"time"}).empty()) << json::serialize(dc);
   }
 }
 
