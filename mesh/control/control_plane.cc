@@ -492,7 +492,7 @@ struct MeshControlPlane::Impl {
     }
   }
 
-  static std::optional<ObjectAcks> acksFromObject(const json::object& proxy) {
+  static ObjectAcks acksFromObject(const json::object& proxy) {
     ObjectAcks a;
     json::value sms = apiserver::schemas::at(proxy, "status.shardMaps");
     if (sms.is_array()) {
@@ -1105,9 +1105,7 @@ struct MeshControlPlane::Impl {
       const bool changed = upsert(objectProxies, proxyFromObject(obj));
       if (!sessions.count(key)) {
         // Another server's proxy: its acknowledgements count in the rollout.
-        std::optional<ObjectAcks> acks;
-        if (!gone) acks = acksFromObject(obj);
-        if (upsert(objectAcks, std::move(acks)) || changed) scheduleRollout();
+        if (upsert(objectAcks, std::optional(acksFromObject(obj))) || changed) scheduleRollout();
       }
       // Only gateways of other servers' sessions matter to the configuration.
       return changed && !sessions.count(key);

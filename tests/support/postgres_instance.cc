@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
 namespace tessera::testing {
@@ -31,14 +30,6 @@ void chownToPostgres(const std::string& path) {
 const char kDirPrefix[] = "tessera-pg-";
 const char kOwnerFile[] = "owner.pid";
 
-// The first number in `path`, or 0 if there is none.
-pid_t readPid(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  long pid = 0;
-  if (!(in >> pid) || pid <= 0) return 0;
-  return static_cast<pid_t>(pid);
-}
-
 // A test binary that is killed (a ctest timeout, a sanitizer abort) never runs its destructors:
 // its cluster keeps running and its directory stays in /tmp, a few dozen megabytes each. Every
 // cluster names the test process that owns it; this stops and removes those whose owner is
@@ -49,10 +40,10 @@ void reapOrphanedClusters() {
        it.increment(ec)) {
     const std::filesystem::path& dir = it->path();
     if (dir.filename().string().rfind(kDirPrefix, 0) != 0) continue;
-    pid_t owner = readPid(dir / kOwnerFile);
+    pid_t owner = readPidFile(dir / kOwnerFile);
     if (owner == 0 || processRuns(owner)) continue;
     std::string dataDir = (dir / "data").string();
-    if (readPid(dataDir + "/postmaster.pid") != 0) {
+    if (readPidFile(dataDir + "/postmaster.pid") != 0) {
       runCommand(asPgUser({kBin + "pg_ctl", "-D", dataDir, "-m", "immediate", "-w", "stop"}));
     }
     std::error_code removeError;  // another test binary may be removing it at the same time

@@ -1,14 +1,13 @@
 // The test clusters themselves: one left behind by a killed test process is cleaned up.
 #include "tests/support/postgres_instance.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "tests/support/process.h"
@@ -46,11 +45,7 @@ TEST(PostgresInstanceTest, AClusterWhoseTestProcessWasKilledIsStoppedAndRemovedB
   std::string orphan = clusterOfAKilledProcess();
   ASSERT_FALSE(orphan.empty()) << "the child process did not start a cluster";
   ASSERT_TRUE(std::filesystem::exists(orphan + "/data/postmaster.pid")) << orphan;
-  pid_t postmaster = 0;
-  {
-    std::ifstream in(orphan + "/data/postmaster.pid");
-    in >> postmaster;
-  }
+  const pid_t postmaster = readPidFile(orphan + "/data/postmaster.pid");
   ASSERT_GT(postmaster, 0);
   ASSERT_TRUE(processRuns(postmaster)) << "the orphaned cluster should still be running";
 

@@ -202,6 +202,13 @@ std::string tailFile(const std::string& path, int lines) {
   return all.substr(pos);
 }
 
+pid_t readPidFile(const std::string& path) {
+  std::ifstream in(path);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 0) return 0;
+  return static_cast<pid_t>(pid);
+}
+
 bool processRuns(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat;

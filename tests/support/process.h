@@ -57,6 +57,9 @@ class TempDir {
 std::string readFile(const std::string& path);
 void writeFile(const std::string& path, const std::string& content);
 
+/// The process id a pid file (or a PostgreSQL postmaster.pid) starts with; 0 if none.
+pid_t readPidFile(const std::string& path);
+
 /// Whether process `pid` has not exited, whoever its parent is (a zombie has exited).
 bool processRuns(pid_t pid);
 /// The last `lines` lines of a file (for failure messages).

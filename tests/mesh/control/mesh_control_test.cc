@@ -169,9 +169,6 @@ class MeshControlTest : public ::testing::Test {
     return r.status == 201 ? str(r.json(), {"status", "token"}) : std::string();
   }
 
-  /// Moves the boundary between rz-a and rz-b; returns the new ShardMap version.
-  std::int64_t moveBuckets(int boundary) { return putShardMap(server_->client(), boundary); }
-
   /// A gateway in datacenter `dc`, streaming from `server` (default: the test's server).
   std::unique_ptr<FakeProxy> proxy(const std::string& id, const std::string& dc,
                                    const std::string& listen,
@@ -269,7 +266,7 @@ TEST_F(MeshControlTest, ANackIsRecordedWithItsReasonAndTheNextGoodVersionRecover
   auto p = proxy("gw-a", "dc-a", "127.0.0.1:18001");
   ASSERT_TRUE(waitFor([&] { return synced("gw-a"); }, seconds(20)));
   p->failNext(ResourceType::kShardMap, "shardMaps \"default\": injected failure");
-  const auto v2 = moveBuckets(45);
+  const auto v2 = putShardMap(server_->client(), 45);
   json::value o;
   ASSERT_TRUE(waitFor(
       [&] {
@@ -287,7 +284,7 @@ TEST_F(MeshControlTest, ANackIsRecordedWithItsReasonAndTheNextGoodVersionRecover
   const auto sentBefore = p->received().size();
 
   // A new version goes out at once and is taken.
-  const auto v3 = moveBuckets(50);
+  const auto v3 = putShardMap(server_->client(), 50);
   EXPECT_GT(v3, v2);
   ASSERT_TRUE(
       waitFor([&] { return p->shardMapVersion("default") == static_cast<std::uint64_t>(v3); },
@@ -314,7 +311,7 @@ TEST_F(MeshControlTest, AShardMapChangeReachesEveryProxyAndItsRolloutIsDone) {
       },
       seconds(20)));
 
-  const auto version = moveBuckets(30);
+  const auto version = putShardMap(server_->client(), 30);
   for (auto* p : {a.get(), b.get(), c.get()}) {
     ASSERT_TRUE(waitFor(
         [&] { return p->shardMapVersion("default") == static_cast<std::uint64_t>(version); },
@@ -350,7 +347,7 @@ TEST_F(MeshControlTest, ARolloutCountsTheProxiesOfEveryServer) {
     ASSERT_TRUE(waitFor([&] { return synced(id); }, seconds(20))) << id;
   }
   b->failNext(ResourceType::kShardMap, "shardMaps \"default\": injected failure");
-  const auto rejected = moveBuckets(30);
+  const auto rejected = putShardMap(server_->client(), 30);
   json::value sm;
   ASSERT_TRUE(waitFor(
       [&] {
@@ -364,7 +361,7 @@ TEST_F(MeshControlTest, ARolloutCountsTheProxiesOfEveryServer) {
   EXPECT_EQ(str(sm, {"status", "rollout", "done"}), "false") << json::serialize(sm);
   ASSERT_EQ(b->nacks(), 1u);
 
-  const auto taken = moveBuckets(35);
+  const auto taken = putShardMap(server_->client(), 35);
   ASSERT_TRUE(waitForRollout(server_->client(), taken, sm)) << json::serialize(sm);
   EXPECT_EQ(str(sm, {"status", "rollout", "proxiesAcked"}), "2");
   EXPECT_EQ(str(sm, {"status", "rollout", "proxiesTotal"}), "2");

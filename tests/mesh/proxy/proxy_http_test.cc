@@ -539,6 +539,7 @@ TEST_F(ProxyHttpTest, AChunkedResponseReachesAnHttp10ClientAsPlainData) {
   StrictClient c("127.0.0.1", port_);
   auto r = c.get("/v1/api/chunked");
   ASSERT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.header("transfer-encoding"), "chunked");
   EXPECT_TRUE(r.body == body) << r.body.size() << " bytes";
   EXPECT_EQ(a_->requests(), 3u);
   EXPECT_EQ(a_->connectionsAccepted(), 1u) << "the upstream connection was reused";
